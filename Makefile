@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON := $(BIN)/python
+MANAGE := $(PYTHON) manage.py
+
+.PHONY: run test setup setup-dev fixtures lint check-migrations pytest clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+setup: $(VENV)/.runtime
+setup-dev: $(VENV)/.dev
+
+fixtures: setup
+	$(MANAGE) migrate --noinput
+	$(MANAGE) load_module fixtures/modules/*.yaml
+
+run: fixtures
+	$(MANAGE) seed_demo
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	$(MANAGE) serve
+
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check-migrations: setup-dev
+	$(MANAGE) makemigrations --check --dry-run
+
+pytest: setup-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint check-migrations pytest
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 test-db.sqlite3

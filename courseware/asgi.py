@@ -1,0 +1,49 @@
+"""ASGI entry point: the site, and the fun-chat server on its own port.
+
+One daphne process listens on both ports (`manage.py serve`); PortRouter sends each
+connection to the site or to the chat server by the port it arrived on.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "courseware.settings")
+# The app registry must be ready before consumers (and their models) are imported.
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+import chat.routing  # noqa: E402
+from courseware.routing import websocket_urlpatterns  # noqa: E402
+
+site_application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # Site sockets authenticate with the session cookie, so Origin is the CSRF defence.
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+    }
+)
+
+
+class PortRouter:
+    """Route a connection to the chat server when it arrived on the chat port."""
+
+    def __init__(self, site: Any, chat: Any, chat_port: int) -> None:
+        self.site, self.chat, self.chat_port = site, chat, chat_port
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        server = scope.get("server") or (None, None)
+        app = self.chat if server[1] == self.chat_port else self.site
+        await app(scope, receive, send)
+
+
+application = PortRouter(site_application, chat.routing.application, settings.CHAT_PORT)

@@ -1,0 +1,140 @@
+"""The module page YAML format, and loading it into the database all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from django.db import transaction
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from courseware.models import Module, Objective, Resource
+from courseware.yamlspec import Located, SpecError, read_located
+
+Slug = Annotated[StrictStr, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=50)]
+Link = Annotated[StrictStr, Field(pattern=r"^(https?://\S+|/\S*)$", max_length=500)]
+Text = Annotated[StrictStr, Field(min_length=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ObjectiveSpec(Strict):
+    key: Slug
+    text: Text
+
+
+class LinkSpec(Strict):
+    title: Text
+    url: Link
+    note: StrictStr = ""
+    objectives: list[Slug] = []
+
+
+class GroupSpec(Strict):
+    title: Text
+    resources: list[LinkSpec] = Field(min_length=1)
+
+
+class ModuleSpec(Strict):
+    slug: Slug
+    title: Text
+    summary: Text
+    hours: StrictInt = Field(gt=0)
+    position: StrictInt = Field(default=0, ge=0)
+    overview: Text
+    objectives: list[ObjectiveSpec] = Field(min_length=1)
+    theory: list[GroupSpec] = []
+    practice: list[LinkSpec] = []
+    additional: list[LinkSpec] = []
+
+
+def _check_references(doc: Located, spec: ModuleSpec) -> None:
+    keys: set[str] = set()
+    for i, objective in enumerate(spec.objectives):
+        if objective.key in keys:
+            doc.problem(("objectives", i, "key"), f"duplicate objective key {objective.key!r}")
+        keys.add(objective.key)
+    links = [
+        (("theory", g, "resources", r), link)
+        for g, group in enumerate(spec.theory)
+        for r, link in enumerate(group.resources)
+    ]
+    links += [(("practice", i), link) for i, link in enumerate(spec.practice)]
+    links += [(("additional", i), link) for i, link in enumerate(spec.additional)]
+    for loc, link in links:
+        for j, key in enumerate(link.objectives):
+            if key not in keys:
+                doc.problem((*loc, "objectives", j), f"unknown objective {key!r}")
+
+
+def module_parse(path: Path | str) -> ModuleSpec:
+    """Validate one module file; raise SpecError naming file, line and field."""
+    doc = read_located(path)
+    spec = doc.validate(ModuleSpec)
+    if spec is not None:
+        _check_references(doc, spec)
+    doc.raise_problems()
+    assert spec is not None
+    return spec
+
+
+@transaction.atomic
+def module_save(spec: ModuleSpec) -> Module:
+    """Create or update the module; objectives keep their ids (quiz questions use them)."""
+    module, _ = Module.objects.update_or_create(
+        slug=spec.slug,
+        defaults={
+            "title": spec.title,
+            "summary": spec.summary,
+            "overview": spec.overview,
+            "hours": spec.hours,
+            "position": spec.position,
+        },
+    )
+    objectives = {}
+    for position, item in enumerate(spec.objectives):
+        objectives[item.key], _ = Objective.objects.update_or_create(
+            module=module, key=item.key, defaults={"text": item.text, "position": position}
+        )
+    # PROTECT on question tags makes this fail loudly rather than orphan questions.
+    module.objectives.exclude(key__in=objectives).delete()
+
+    module.resources.all().delete()
+    rows = [
+        (Resource.Section.THEORY, group.title, link)
+        for group in spec.theory
+        for link in group.resources
+    ]
+    rows += [(Resource.Section.PRACTICE, "", link) for link in spec.practice]
+    rows += [(Resource.Section.ADDITIONAL, "", link) for link in spec.additional]
+    for position, (section, group, link) in enumerate(rows):
+        resource = Resource.objects.create(
+            module=module,
+            section=section,
+            group=group,
+            title=link.title,
+            url=link.url,
+            note=link.note,
+            position=position,
+        )
+        resource.objectives.set([objectives[key] for key in link.objectives])
+    return module
+
+
+def modules_load(paths: list[Path | str], *, check_only: bool = False) -> list[str]:
+    """Validate every file first, then save all of them in one transaction."""
+    specs, problems = [], []
+    for path in paths:
+        try:
+            specs.append(module_parse(path))
+        except SpecError as exc:
+            problems += exc.problems
+    if problems:
+        raise SpecError(problems)
+    if not check_only:
+        with transaction.atomic():
+            for spec in specs:
+                module_save(spec)
+    return [spec.slug for spec in specs]

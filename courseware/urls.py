@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from courseware import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("modules/<slug:slug>/", views.module_detail, name="module"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+
+from courseware.roles import MENTORS, STUDENTS
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "correct-horse-battery"
+
+
+def make_user(username: str, *, group: str | None = None, **fields) -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, **fields)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def student(db) -> User:
+    return make_user("alice", group=STUDENTS)
+
+
+@pytest.fixture
+def other_student(db) -> User:
+    return make_user("bob", group=STUDENTS)
+
+
+@pytest.fixture
+def mentor(db) -> User:
+    return make_user("mentor", group=MENTORS)
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return User.objects.create_superuser("root", password=PASSWORD)
+
+
+@pytest.fixture
+def module(db):
+    call_command("load_module", "fixtures/modules/st2-websockets.yaml", verbosity=0)
+    from courseware.models import Module
+
+    return Module.objects.get(slug="st2-websockets")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Debian's Chromium driven by Playwright; never Playwright's own browser download.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this thread
+    while it is open, which would break asyncio tests in other modules.
+    """
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's 'chromium' package")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
+    # make around it are still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()

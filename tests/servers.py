@@ -1,0 +1,86 @@
+"""Start real server processes for tests: loopback only, bounded in time, stopped by PID."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+# A hard ceiling, enforced by coreutils `timeout`, in case a test run is killed.
+MAX_LIFETIME_S = 900
+
+
+def free_port(*, ipv6_too: bool = False) -> int:
+    """A TCP port free on 127.0.0.1 (and on ::1 when asked)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not ipv6_too:
+            return port
+        with socket.socket(socket.AF_INET6) as s6:
+            try:
+                s6.bind(("::1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def test_database_url() -> str:
+    """The URL of the database this test run uses, for a server subprocess."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@contextlib.contextmanager
+def server_process(
+    args: list[str], *, ports: list[int], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
+    """Run `python manage.py <args>` until the block ends; its output goes to a log file."""
+    full_env = {**os.environ, "DATABASE_URL": test_database_url(), **(env or {})}
+    log = open(ROOT / f".server-{ports[0]}.log", "w+b")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        ["timeout", str(MAX_LIFETIME_S), sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for port in ports:
+            wait_for_port(port)
+        yield proc
+    except TimeoutError:
+        log.seek(0)
+        raise TimeoutError(log.read().decode(errors="replace")) from None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
