@@ -7,6 +7,8 @@ DEBUG=False and ALLOWED_HOSTS.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -78,12 +80,14 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Django's docs: persistent connections leak under ASGI, so keep CONN_MAX_AGE at 0.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Test databases are per process: several test runs may share one PostgreSQL server or
+# one checkout, and live-server tests need a file that other processes can open.
+_test_db = f"courseware_test_{os.getpid()}"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Live-server tests run the app in another thread or process, which cannot see
-    # an in-memory test database; a file can be shared.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    _test_db = str(Path(tempfile.gettempdir()) / f"{_test_db}.sqlite3")
     # Wait for a concurrent writer instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=_test_db)}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
