@@ -25,6 +25,7 @@ setup-dev: $(VENV)/.dev
 fixtures: setup
 	$(MANAGE) migrate --noinput
 	$(MANAGE) load_module fixtures/modules/*.yaml
+	$(if $(wildcard fixtures/quizzes/*.yaml),$(MANAGE) load_quiz $(wildcard fixtures/quizzes/*.yaml))
 
 run: fixtures
 	$(MANAGE) seed_demo

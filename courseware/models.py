@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+
+from courseware.roles import is_mentor
 
 
 class Module(models.Model):
@@ -69,3 +73,39 @@ class Resource(models.Model):
     @property
     def is_external(self) -> bool:
         return self.url.startswith(("http://", "https://"))
+
+
+class Mentorship(models.Model):
+    """A mentor assigned to a student; a mentor sees the scores and attempts of theirs only."""
+
+    mentor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentorships"
+    )
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentored_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["mentor", "student"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mentor", "student"],
+                name="mentorship_unique",
+                violation_error_message="This student is already assigned to this mentor.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(mentor=models.F("student")),
+                name="mentorship_not_self",
+                violation_error_message="A mentor cannot mentor themselves.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mentor} mentors {self.student}"
+
+    def clean(self) -> None:
+        if self.mentor_id and not is_mentor(self.mentor):
+            raise ValidationError(
+                {"mentor": "Add this account to the Mentors group (or make it staff) first."}
+            )

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 from django.db import transaction
+from django.db.models import ProtectedError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from courseware.models import Module, Objective, Resource
-from courseware.yamlspec import Located, SpecError, read_located
+from courseware.yamlspec import Located, Problem, SpecError, read_located
 
 Slug = Annotated[StrictStr, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=50)]
 Link = Annotated[StrictStr, Field(pattern=r"^(https?://\S+|/\S*)$", max_length=500)]
@@ -124,7 +125,11 @@ def module_save(spec: ModuleSpec) -> Module:
 
 
 def modules_load(paths: list[Path | str], *, check_only: bool = False) -> list[str]:
-    """Validate every file first, then save all of them in one transaction."""
+    """Validate every file first, then save all of them in one transaction.
+
+    `check_only` saves too and rolls back, so it also finds what only the database knows:
+    an objective that the file drops while quiz questions are still tagged with it.
+    """
     specs, problems = [], []
     for path in paths:
         try:
@@ -133,8 +138,25 @@ def modules_load(paths: list[Path | str], *, check_only: bool = False) -> list[s
             problems += exc.problems
     if problems:
         raise SpecError(problems)
-    if not check_only:
-        with transaction.atomic():
-            for spec in specs:
-                module_save(spec)
+    with transaction.atomic():
+        for path, spec in zip(paths, specs, strict=True):
+            try:
+                with transaction.atomic():
+                    module_save(spec)
+            except ProtectedError as exc:
+                problems.append(_objective_in_use(path, exc))
+        if problems:
+            raise SpecError(problems)
+        if check_only:
+            transaction.set_rollback(True)
     return [spec.slug for spec in specs]
+
+
+def _objective_in_use(path: Path | str, exc: ProtectedError) -> Problem:
+    """The file drops an objective that something (quiz questions) still points at."""
+    keys = sorted(
+        {getattr(getattr(obj, "objective", None), "key", str(obj)) for obj in exc.protected_objects}
+    )
+    line = read_located(path).line_of(("objectives",))
+    message = f"cannot drop objective(s) still used by quiz questions: {', '.join(keys)}"
+    return Problem(str(path), line, "objectives", message)

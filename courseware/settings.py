@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "courseware",
     "quizzes",
     "chat",
+    # Sortable, paginated tables for the mentor pages (templates and template tags).
+    "django_tables2",
 ]
 
 MIDDLEWARE = [
@@ -80,6 +82,17 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Django's docs: persistent connections leak under ASGI, so keep CONN_MAX_AGE at 0.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# PostgreSQL: Django's ASGI handler runs each request's ORM work in a thread of its own,
+# so a burst of requests opens a connection each, past max_connections (measured: 400
+# simultaneous posts, 243 failed). DB_POOL_MAX_SIZE caps each process with psycopg's pool;
+# requests wait for a connection instead. Keep processes x size under max_connections.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=30),
+    }
 # Test databases are per process: several test runs may share one PostgreSQL server or
 # one checkout, and live-server tests need a file that other processes can open.
 _test_db = f"courseware_test_{os.getpid()}"
@@ -99,7 +112,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout, as long as channels_redis'
+                # blocking pop: a message popped just then would be lost. Wait longer.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="courseware"),
             },
         }
@@ -167,3 +182,47 @@ LOGGING = {
 # keeps the connection; the transport closes a connection only above the larger limit.
 CHAT_MAX_FRAME_BYTES = env.int("CHAT_MAX_FRAME_BYTES", default=1024 * 1024)
 CHAT_TRANSPORT_MAX_BYTES = env.int("CHAT_TRANSPORT_MAX_BYTES", default=16 * 1024 * 1024)
+# A client that never reads may have this much queued before it is dropped.
+CHAT_MAX_QUEUE_BYTES = env.int("CHAT_MAX_QUEUE_BYTES", default=8 * 1024 * 1024)
+# The reference's CLEAR_INTERVAL: every N seconds close all sockets and wipe all state.
+CHAT_CLEAR_INTERVAL = env.float("CLEAR_INTERVAL", default=0)
+# The reference's LOG: ALL, ERROR, INCOMING, OUTCOMING or NONE. Passwords are masked.
+CHAT_LOG = env.str("LOG", default="ALL").upper()
+if CHAT_LOG not in ("ALL", "ERROR", "INCOMING", "OUTCOMING", "NONE"):
+    raise ImproperlyConfigured(
+        f"LOG must be ALL, ERROR, INCOMING, OUTCOMING or NONE, not {CHAT_LOG!r}"
+    )
+
+# Live quiz attempts (quizzes.live): every serving process looks for attempts past their
+# deadline this often and grades them (0 turns the sweeper off; pages still check on
+# access). An open attempt page is sent the remaining time this often.
+QUIZ_SWEEP_SECONDS = env.float("QUIZ_SWEEP_SECONDS", default=5)
+QUIZ_CLOCK_SECONDS = env.float("QUIZ_CLOCK_SECONDS", default=5)
+
+# Several chat processes (chat.cluster, BENCHMARKS.md "Scale-out"): with REDIS_URL every chat
+# world (the shared one, and each room) lives in one owner process, elected with a Redis
+# lease; the other processes forward their sockets' frames to it over the "chat" layer
+# below. CHAT_CLUSTER=False keeps each process's chat on its own, as without Redis.
+CHAT_CLUSTER = env.bool("CHAT_CLUSTER", default=bool(REDIS_URL))
+# A dead process is noticed within this: leases and heartbeats live this long in Redis
+# unless renewed (every fifth of it).
+CHAT_LEASE_SECONDS = env.float("CHAT_LEASE_SECONDS", default=5)
+if REDIS_URL:
+    CHANNEL_LAYERS["chat"] = {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],  # as for "default"
+            "prefix": env.str("CHANNEL_LAYER_PREFIX", default="courseware") + "-chat",
+            # Batches waiting in Redis for one process. A full channel is back-pressure,
+            # never a drop: the sender waits and sends more per batch. Small keeps the
+            # queue short: measured, 5000 let a backlog of tiny batches build (p99 1.8 s).
+            "capacity": env.int("CHAT_LAYER_CAPACITY", default=16),
+            "expiry": 60,
+        },
+    }
+# Isolated worlds for a hosted server shared by many graders: ws://host:4000/rooms/<name>
+# is a world of its own; every other path is the one shared world, as with the reference.
+CHAT_ROOMS = env.bool("CHAT_ROOMS", default=False)
+CHAT_MAX_ROOMS = env.int("CHAT_MAX_ROOMS", default=1000)
+# A room nobody is connected to is forgotten after this (its users and messages with it).
+CHAT_ROOM_IDLE_SECONDS = env.float("CHAT_ROOM_IDLE_SECONDS", default=3600)

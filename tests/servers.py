@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 # A hard ceiling, enforced by coreutils `timeout`, in case a test run is killed.
 MAX_LIFETIME_S = 900
+_servers = itertools.count()
 
 
 def free_port(*, ipv6_too: bool = False) -> int:
@@ -54,12 +56,25 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Signal the process group that `proc` leads (its pid is the group id)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+
+
 @contextlib.contextmanager
 def server_process(
     args: list[str], *, ports: list[int], env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen]:
     """Run `python manage.py <args>` until the block ends; its output goes to a log file."""
-    full_env = {**os.environ, "DATABASE_URL": test_database_url(), **(env or {})}
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        # With REDIS_URL, chat servers sharing a prefix form one chat (chat.cluster): each
+        # server here is on its own unless the test passes a prefix for several.
+        "CHANNEL_LAYER_PREFIX": f"testrun{os.getpid()}n{next(_servers)}",
+        **(env or {}),
+    }
     log = open(ROOT / f".server-{ports[0]}.log", "w+b")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         ["timeout", str(MAX_LIFETIME_S), sys.executable, "manage.py", *args],
@@ -67,6 +82,9 @@ def server_process(
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        # Its own process group: stopping it stops the server under `timeout` too, and a
+        # server never outlives its test as an orphan.
+        start_new_session=True,
     )
     try:
         for port in ports:
@@ -76,11 +94,13 @@ def server_process(
         log.seek(0)
         raise TimeoutError(log.read().decode(errors="replace")) from None
     finally:
-        proc.send_signal(signal.SIGTERM)
+        _signal_group(proc, signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
             proc.wait()
+        # `timeout` may have exited while its server child still runs (killed apart).
+        _signal_group(proc, signal.SIGKILL)
         log.close()
         Path(log.name).unlink(missing_ok=True)

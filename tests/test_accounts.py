@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.test import Client
 
+from courseware.models import Mentorship
 from tests.conftest import PASSWORD
 
 
@@ -56,6 +57,8 @@ def test_demo_accounts_are_created_idempotently_with_known_passwords(db, setting
     assert User.objects.get(username="admin").is_superuser
     assert User.objects.get(username="mentor").groups.filter(name="Mentors").exists()
     assert Client().login(username="student2", password="student2-demo-pass")
+    mentored = Mentorship.objects.filter(mentor__username="mentor")
+    assert sorted(mentored.values_list("student__username", flat=True)) == demo[2:]
 
 
 @pytest.mark.parametrize("debug", [False])

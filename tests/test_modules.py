@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -168,3 +171,25 @@ def test_markdown_in_a_module_is_rendered_without_script(tmp_path, db, client):
 
 def test_an_unknown_module_is_404(client, db):
     assert client.get("/modules/nope/").status_code == 404
+
+
+def test_dropping_an_objective_that_questions_use_is_a_located_error_that_changes_nothing(
+    tmp_path, module
+):
+    call_command("load_quiz", "fixtures/quizzes/st2-websockets.yaml", verbosity=0)
+    text = Path(FIXTURE).read_text()
+    dropped = text.replace(
+        "  - key: security\n    text: Explore best practices for securing WebSocket connections.\n",
+        "",
+    )
+    dropped = re.sub(r"(, )?\bsecurity\b(, )?", lambda m: ", " if m[1] and m[2] else "", dropped)
+    path = write(tmp_path, dropped)
+    before = snapshot()
+    for check_only in (True, False):
+        with pytest.raises(SpecError) as caught:
+            modules_load([path], check_only=check_only)
+        (problem,) = caught.value.problems
+        assert (problem.path, problem.field) == (str(path), "objectives")
+        assert problem.line == dropped.splitlines().index("objectives:") + 1
+        assert "still used by quiz questions: security" in problem.message
+        assert snapshot() == before

@@ -1,4 +1,4 @@
-"""`manage.py serve`: one daphne process, the site on one port, the chat on another."""
+"""`manage.py serve`: one process, the site on one port, the chat on another."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ from tests.servers import free_port, server_process
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def served(module):
+@pytest.fixture(params=["uvicorn", "daphne"])
+def served(request, module):
     site, chat = free_port(), free_port(ipv6_too=True)
-    with server_process(
-        ["serve", "--site-port", str(site), "--chat-port", str(chat)], ports=[site, chat]
-    ):
+    args = ["serve", "--site-port", str(site), "--chat-port", str(chat), "--server", request.param]
+    with server_process(args, ports=[site, chat]):
         yield site, chat
 
 
@@ -42,14 +41,14 @@ def test_plain_http_on_the_chat_port_gets_a_status_page_instead_of_hanging(serve
     assert f"ws://localhost:{chat}" in text
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]", "localhost"])
-@pytest.mark.parametrize("path", ["", "/", "/ws", "/any/path?x=1"])
-def test_every_path_on_the_chat_port_opens_a_websocket_on_both_ip_families(served, host, path):
+def test_every_path_on_the_chat_port_opens_a_websocket_on_both_ip_families(served):
     _, chat = served
 
-    async def connect() -> None:
+    async def connect(url: str) -> None:
         # No Origin header, as Node and Python clients send none: the chat port accepts it.
-        async with websockets.connect(f"ws://{host}:{chat}{path}", open_timeout=5) as ws:
+        async with websockets.connect(url, open_timeout=5) as ws:
             await ws.ping()
 
-    asyncio.run(connect())
+    for host in ["127.0.0.1", "[::1]", "localhost"]:
+        for path in ["", "/", "/ws", "/any/path?x=1"]:
+            asyncio.run(connect(f"ws://{host}:{chat}{path}"))

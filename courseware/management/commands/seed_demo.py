@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 
+from courseware.models import Mentorship
 from courseware.roles import MENTORS, STUDENTS
 
 # login, password, group (None: superuser). Known passwords: DEBUG only.
@@ -18,7 +19,7 @@ DEMO_ACCOUNTS = [
 
 
 class Command(BaseCommand):
-    help = "Create the demo accounts (an admin, a mentor, two students); DEBUG only."
+    help = "Create the demo accounts (an admin, a mentor of two students); DEBUG only."
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG:
@@ -32,6 +33,10 @@ class Command(BaseCommand):
             user.set_password(password)
             user.save()
             if group:
-                user.groups.add(Group.objects.get(name=group))
+                user.groups.add(Group.objects.get_or_create(name=group)[0])
             self.stdout.write(f"  {login:<10} {password:<20} {group or 'admin (superuser)'}")
+        # The demo mentor mentors both demo students, so the mentor pages show someone.
+        mentor = User.objects.get(username="mentor")
+        for student in User.objects.filter(groups__name=STUDENTS, username__startswith="student"):
+            Mentorship.objects.get_or_create(mentor=mentor, student=student)
         self.stdout.write(f"Demo accounts ready: {len(DEMO_ACCOUNTS)}")

@@ -1,0 +1,384 @@
+// The grader console: live connections and frames, controls, the check run. No framework.
+// Everything that comes from the chat is put on the page with textContent, never as HTML.
+(() => {
+  "use strict";
+
+  const root = document.getElementById("console");
+  if (!root) return;
+
+  const MAX_FRAMES = 1500;
+  const RENEW_MS = 10000;
+  const ANSWER_MS = 5000;
+  const $ = (id) => document.getElementById(id);
+  const statusLine = $("console-status");
+  const framesList = $("frames");
+  const typeFilter = $("filter-type");
+  const pending = new Map();
+  const seenTypes = new Set();
+  let socket = null;
+  let nextRef = 1;
+  let lastSeq = 0;
+  let epoch = null;
+  let run = null;
+  let retryMs = 1000;
+  let paused = [];
+
+  // -- small helpers --------------------------------------------------------------------------
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function clock(seconds) {
+    const d = new Date(seconds * 1000);
+    const pad = (n, w = 2) => String(n).padStart(w, "0");
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  }
+
+  function pretty(text) {
+    try {
+      return JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      return text;
+    }
+  }
+
+  function say(text, kind) {
+    statusLine.textContent = text;
+    statusLine.dataset.kind = kind || "";
+  }
+
+  // -- the socket -------------------------------------------------------------------------------
+
+  function send(command) {
+    return new Promise((resolve) => {
+      if (!socket || socket.readyState !== WebSocket.OPEN) {
+        resolve({ ok: false, error: "the console is not connected" });
+        return;
+      }
+      const ref = nextRef++;
+      const timer = setTimeout(() => {
+        pending.delete(ref);
+        resolve({ ok: false, error: "the chat server did not answer" });
+      }, ANSWER_MS);
+      pending.set(ref, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      socket.send(JSON.stringify({ ...command, ref }));
+    });
+  }
+
+  async function command(cmd, fields, okText) {
+    const reply = await send({ cmd, ...fields });
+    if (reply.ok) {
+      if (okText) say(okText, "ok");
+    } else {
+      say(`${cmd}: ${reply.error}`, "error");
+    }
+    return reply;
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}${root.dataset.wsPath}`);
+    socket.addEventListener("open", () => {
+      retryMs = 1000;
+      say("Connected; waiting for the chat server…");
+      setTimeout(() => {
+        if (statusLine.textContent.startsWith("Connected; waiting")) {
+          say("The chat server does not answer. Is it running (with the same REDIS_URL)?", "error");
+        }
+      }, ANSWER_MS);
+    });
+    socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+    socket.addEventListener("close", (event) => {
+      for (const resolve of pending.values()) resolve({ ok: false, error: "connection closed" });
+      pending.clear();
+      if (event.code === 4403) {
+        say("Only mentors and admins may use the chat console.", "error");
+        return;
+      }
+      say(`Console connection lost; retrying in ${Math.round(retryMs / 1000)} s…`, "error");
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 15000);
+    });
+  }
+
+  function handle(message) {
+    if (message.kind === "hello") {
+      root.dataset.mode = message.mode;
+      return;
+    }
+    if (message.kind === "reply") {
+      const resolve = pending.get(message.ref);
+      if (resolve) {
+        pending.delete(message.ref);
+        resolve(message);
+      }
+      if (message.ref === 0) {
+        if (message.ok) {
+          say(root.dataset.mode === "redis" ? "Live, over Redis." : "Live.", "ok");
+          apply(message.data);
+        } else {
+          say(`The chat server did not answer: ${message.error}`, "error");
+        }
+      }
+      return;
+    }
+    if (message.kind === "events") apply(message);
+  }
+
+  function apply(update) {
+    if (update.epoch && update.epoch !== epoch) {
+      epoch = update.epoch; // a new chat server (or a restarted one): sequence numbers restart
+      lastSeq = 0;
+    }
+    if (update.presence) showPresence(update.presence);
+    if ("run" in update) showRun(update.run);
+    if ("bot" in update) showBot(update.bot);
+    if (update.frames) addFrames(update.frames);
+    if (update.unsent) {
+      const note = $("unsent");
+      note.hidden = false;
+      note.textContent = `${update.unsent} frame(s) came too fast to be shown.`;
+    }
+  }
+
+  // -- presence ---------------------------------------------------------------------------------
+
+  function showPresence(presence) {
+    const body = $("conns");
+    body.replaceChildren();
+    const logins = new Set();
+    for (const c of presence.conns) {
+      const row = el("tr");
+      row.append(el("td", "", c.conn));
+      const who = el("td", "", c.login === null ? "not logged in" : c.login);
+      if (c.bot) who.append(el("span", "tag", "bot"));
+      row.append(who, el("td", "", c.since ? clock(c.since) : "—"));
+      const actions = el("td", "actions");
+      if (c.login !== null && !c.bot) {
+        logins.add(c.login);
+        const check = el("button", "link-button", "Check");
+        check.type = "button";
+        check.addEventListener("click", () => {
+          $("run-login").value = c.login;
+          $("run-login").focus();
+        });
+        actions.append(check);
+      }
+      const kick = el("button", "link-button", "Disconnect");
+      kick.type = "button";
+      kick.setAttribute("aria-label", `Disconnect connection ${c.conn}`);
+      kick.addEventListener("click", () => command("kick", { conn: c.conn }, `Connection ${c.conn} closed.`));
+      actions.append(kick);
+      row.append(actions);
+      body.append(row);
+    }
+    $("conns-count").textContent = `(${presence.total} open, ${presence.users.length} logged in)`;
+    const list = $("online-logins");
+    list.replaceChildren(...[...logins].sort().map((login) => {
+      const option = el("option");
+      option.value = login;
+      return option;
+    }));
+    const down = $("down");
+    down.hidden = !presence.down_for;
+    down.textContent = presence.down_for ? `The server plays “down” for ${presence.down_for} s more.` : "";
+  }
+
+  // -- the check run ----------------------------------------------------------------------------
+
+  const STEPS = {
+    starting: "starting",
+    login: "waiting for the login",
+    bot: "the bot joins",
+    dialogue: "dialogue and read status",
+    actions: "send, edit, delete",
+    delivery: "delivery after a reconnect",
+    loss: "connection loss",
+    report: "judging",
+    done: "done",
+  };
+
+  function showRun(state) {
+    run = state;
+    const box = $("run");
+    if (!state) {
+      box.hidden = true;
+      return;
+    }
+    box.hidden = false;
+    $("run-login-shown").textContent = state.login;
+    $("run-step").textContent = state.status === "running" ? STEPS[state.step] || state.step : state.status;
+    $("run-prompt").textContent = state.prompt;
+    const active = state.status === "running";
+    $("run-skip").hidden = !active;
+    $("run-stop").hidden = !active;
+    $("run-start").disabled = active;
+    const results = $("run-results");
+    results.replaceChildren();
+    for (const r of state.results || []) {
+      const item = el("li");
+      item.append(el("span", `badge ${r.status}`, r.status.replace("_", " ")), ` ${r.code} ${r.title}: ${r.summary}`);
+      results.append(item);
+    }
+    const link = $("run-report");
+    link.hidden = active;
+    link.querySelector("a").href = state.report_url;
+  }
+
+  setInterval(() => {
+    const countdown = $("run-countdown");
+    if (run && run.deadline && run.status === "running") {
+      countdown.textContent = `(${Math.max(0, Math.round(run.deadline - Date.now() / 1000))} s left)`;
+    } else {
+      countdown.textContent = "";
+    }
+  }, 500);
+
+  $("run-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const options = {};
+    for (const input of event.target.querySelectorAll(".options input")) {
+      if (input.value !== "") options[input.name] = Number(input.value);
+    }
+    const student = $("run-student").value;
+    const reply = await command("run.start", {
+      login: $("run-login").value,
+      student_id: student ? Number(student) : null,
+      options,
+    }, "Check started.");
+    if (reply.ok) showRun(reply.data);
+  });
+  $("run-skip").addEventListener("click", () => command("run.skip", {}, "Step skipped."));
+  $("run-stop").addEventListener("click", () => command("run.stop", {}, "Stopping the check…"));
+
+  // -- controls ---------------------------------------------------------------------------------
+
+  $("loss-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    command("loss", { outage: Number($("loss-outage").value || 0) }, "Connection loss simulated.");
+  });
+
+  function showBot(bot) {
+    $("bot-state").textContent = bot && bot.connected ? `Connected as ${bot.login} (connection ${bot.conn}).` : "Not connected.";
+  }
+
+  for (const button of document.querySelectorAll("[data-bot]")) {
+    button.addEventListener("click", async () => {
+      const cmd = button.dataset.bot;
+      const peer = $("bot-peer").value;
+      const text = $("bot-text").value;
+      const fields = {
+        "bot.connect": {},
+        "bot.disconnect": {},
+        "bot.send": { to: peer, text },
+        "bot.edit": { to: peer, text },
+        "bot.delete": { to: peer },
+        "bot.read": { peer },
+        "bot.history": { peer },
+      }[cmd];
+      const reply = await command(cmd, fields, `${button.textContent}: done.`);
+      if (reply.ok && (cmd === "bot.connect" || cmd === "bot.disconnect")) showBot(reply.data);
+      if (reply.ok && cmd === "bot.read") say(`The bot read ${reply.data.read} message(s).`, "ok");
+      if (reply.ok && cmd === "bot.history") say(`History: ${reply.data.messages.length} message(s).`, "ok");
+    });
+  }
+
+  // -- frames -----------------------------------------------------------------------------------
+
+  const ARROWS = { in: "→", out: "←", open: "＋", close: "×", kick: "⨯", refused: "⊘", mark: "•" };
+
+  function frameNode(f) {
+    const item = el("li", `frame dir-${f.dir}${f.bot ? " bot" : ""}`);
+    item.dataset.login = f.login || "";
+    item.dataset.type = f.type || "";
+    item.dataset.dir = f.dir === "in" || f.dir === "out" ? f.dir : "events";
+    const head = el("div", "frame-head");
+    head.append(el("span", "time", clock(f.t)), el("span", "arrow", ARROWS[f.dir] || f.dir));
+    if (f.conn !== null && f.conn !== undefined) head.append(el("span", "conn", `#${f.conn}`));
+    if (f.login) head.append(el("span", "login", f.login));
+    if (f.bot) head.append(el("span", "tag", "bot"));
+    if (f.type) head.append(el("span", "type", f.type));
+    if (f.dir === "mark" || f.dir === "open" || f.dir === "close" || f.dir === "kick" || f.dir === "refused") {
+      head.append(el("span", "note", f.text || { open: "connected", close: "disconnected", kick: "closed by the server", refused: "connection refused (server down)" }[f.dir] || ""));
+    } else {
+      item.append(head, el("pre", "frame-json", pretty(f.text)));
+      if (f.info && f.info.cut) item.append(el("p", "meta", `(cut from ${f.info.cut} characters)`));
+      return item;
+    }
+    item.append(head);
+    return item;
+  }
+
+  function visible(node) {
+    const user = $("filter-user").value.trim();
+    const type = typeFilter.value;
+    const dir = $("filter-dir").value;
+    return (!user || node.dataset.login === user) && (!type || node.dataset.type === type) && (!dir || node.dataset.dir === dir);
+  }
+
+  function addFrames(frames) {
+    if ($("pause").checked) {
+      paused.push(...frames);
+      return;
+    }
+    const fresh = frames.filter((f) => f.seq > lastSeq);
+    if (!fresh.length) return;
+    lastSeq = fresh[fresh.length - 1].seq;
+    const fragment = document.createDocumentFragment();
+    for (const f of fresh) {
+      if (f.type && !seenTypes.has(f.type)) {
+        seenTypes.add(f.type);
+        const option = el("option", "", f.type);
+        option.value = f.type;
+        typeFilter.append(option);
+      }
+      const node = frameNode(f);
+      node.hidden = !visible(node);
+      fragment.append(node);
+    }
+    framesList.append(fragment);
+    while (framesList.childElementCount > MAX_FRAMES) framesList.firstElementChild.remove();
+    if ($("follow").checked) framesList.scrollTop = framesList.scrollHeight;
+  }
+
+  function refilter() {
+    for (const node of framesList.children) node.hidden = !visible(node);
+  }
+
+  $("filter-user").addEventListener("input", refilter);
+  typeFilter.addEventListener("change", refilter);
+  $("filter-dir").addEventListener("change", refilter);
+  $("filters").addEventListener("submit", (event) => event.preventDefault());
+  $("pause").addEventListener("change", () => {
+    if (!$("pause").checked) {
+      const held = paused;
+      paused = [];
+      addFrames(held);
+    }
+  });
+  $("frames-clear").addEventListener("click", () => framesList.replaceChildren());
+
+  // Renew the console's lease on the recorder; the chat server stops recording without it.
+  setInterval(async () => {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      const reply = await send({ cmd: "watch" });
+      if (reply.ok) {
+        apply(reply.data);
+        if (statusLine.dataset.kind === "error" && statusLine.textContent.startsWith("The chat server")) {
+          say("Live.", "ok");
+        }
+      } else if (reply.error === "the chat server did not answer") {
+        say("The chat server does not answer. Is it running (with the same REDIS_URL)?", "error");
+      }
+    }
+  }, RENEW_MS);
+
+  connect();
+})();

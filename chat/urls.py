@@ -1,0 +1,17 @@
+"""Site pages of the chat app, under /chat/."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from chat import views
+
+app_name = "chat"
+
+urlpatterns = [
+    path("console/", views.console, name="console"),
+    path("reports/", views.report_list, name="reports"),
+    path("reports/<int:pk>/", views.report_detail, name="report"),
+    path("reports/<int:pk>.md", views.report_markdown, name="report_md"),
+    path("reports/<int:pk>.json", views.report_json, name="report_json"),
+]

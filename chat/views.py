@@ -1,0 +1,103 @@
+"""The grader console page and the saved check reports (HTML, Markdown, JSON)."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from chat import reports, worlds
+from chat.agent import OPTION_RANGES
+from chat.checkrun import RunOptions
+from chat.checks import ITEMS
+from chat.models import CheckReport
+from courseware.mentoring import students_visible_to
+from courseware.roles import is_mentor
+
+
+def _report_for(request: HttpRequest, pk: int) -> CheckReport:
+    """The report if this user may see it; 404 otherwise, so others' reports stay unknown."""
+    queryset = CheckReport.objects.visible_to(request.user).select_related("student", "grader")
+    return get_object_or_404(queryset, pk=pk)
+
+
+def _world(request: HttpRequest) -> str:
+    """The world the console watches: ?room=<name>, else ?world=<key>, else the shared one."""
+    room = request.GET.get("room", "").strip()
+    if room:
+        return worlds.parse_world(worlds.ROOM_PREFIX + room.lower()) or worlds.SHARED
+    return worlds.parse_world(request.GET.get("world", worlds.SHARED)) or worlds.SHARED
+
+
+@login_required
+def console(request: HttpRequest) -> HttpResponse:
+    if not is_mentor(request.user):
+        raise PermissionDenied("The chat console is for mentors and admins.")
+    students = students_visible_to(request.user).order_by("username")
+    defaults = RunOptions()
+    world = _world(request)
+    # The worlds this process holds; with Redis the chat may be elsewhere, so the current
+    # one and the shared one are always offered.
+    known = {w.key: w.label for w in worlds.list_worlds()} if not settings.REDIS_URL else {}
+    known = {worlds.SHARED: "/", **known, world: worlds.world_label(world)}
+    context = {
+        "world": world,
+        "world_label": worlds.world_label(world),
+        "worlds": sorted(known.items(), key=lambda kv: (kv[0] != worlds.SHARED, kv[0])),
+        "rooms": settings.CHAT_ROOMS,
+        "students": students,
+        "items": ITEMS,
+        "chat_port": settings.CHAT_PORT,
+        "over_redis": bool(settings.REDIS_URL),
+        "options": {key: getattr(defaults, key) for key in OPTION_RANGES},
+    }
+    return render(request, "chat/console.html", context)
+
+
+@login_required
+def report_list(request: HttpRequest) -> HttpResponse:
+    mentor = is_mentor(request.user)
+    queryset = CheckReport.objects.visible_to(request.user).select_related("student", "grader")
+    return render(request, "chat/report_list.html", {"reports": queryset[:200], "mentor": mentor})
+
+
+@login_required
+def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    report = _report_for(request, pk)
+    items = [
+        {**item, "evidence": [reports.readable(f) for f in item["evidence"]]}
+        for item in report.items
+    ]
+    transcript = [reports.readable(f) for f in report.transcript[:1000]]
+    context = {
+        "report": report,
+        "items": items,
+        "transcript": transcript,
+        "transcript_more": max(0, len(report.transcript) - len(transcript)),
+        "timeline": [{**m, "clock": reports.clock(m["t"])} for m in report.timeline],
+        "mentor": is_mentor(request.user),
+    }
+    return render(request, "chat/report_detail.html", context)
+
+
+@login_required
+def report_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+    report = _report_for(request, pk)
+    response = HttpResponse(
+        reports.as_markdown(report), content_type="text/markdown; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{reports.filename(report, "md")}"'
+    return response
+
+
+@login_required
+def report_json(request: HttpRequest, pk: int) -> HttpResponse:
+    report = _report_for(request, pk)
+    body = json.dumps(reports.as_json(report), indent=2, ensure_ascii=False)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{reports.filename(report, "json")}"'
+    return response

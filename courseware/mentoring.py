@@ -1,0 +1,61 @@
+"""Who may see whose scores and attempts: the one place mentor scoping is decided.
+
+Staff see everyone. A mentor sees the students assigned to them (Mentorship rows,
+managed in the admin). Anyone else, students included, sees nobody else's work;
+a student's own pages are the student side's business, not this module's.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Exists, OuterRef, QuerySet
+
+from courseware.models import Mentorship
+from courseware.roles import MENTORS, STUDENTS, in_group
+
+Viewer = AbstractBaseUser | AnonymousUser
+
+
+def all_students() -> QuerySet:
+    """Every account that is a student in some sense: in the group, mentored, or tested."""
+    from quizzes.models import Attempt  # quizzes depends on courseware, not the reverse
+
+    user_model = get_user_model()
+    membership = user_model.groups.through.objects.filter(user=OuterRef("pk"), group__name=STUDENTS)
+    # Exists() rather than joins: no duplicate rows, so callers can annotate freely.
+    return user_model.objects.filter(
+        Exists(membership)
+        | Exists(Mentorship.objects.filter(student=OuterRef("pk")))
+        | Exists(Attempt.objects.filter(user=OuterRef("pk")))
+    )
+
+
+def students_visible_to(user: Viewer) -> QuerySet:
+    """The students whose scores and attempts `user` may see (none for a student)."""
+    user_model = get_user_model()
+    if not user.is_authenticated:
+        return user_model.objects.none()
+    if user.is_staff:
+        return all_students()
+    if in_group(user, MENTORS):
+        return user_model.objects.filter(
+            pk__in=Mentorship.objects.filter(mentor=user).values("student")
+        )
+    return user_model.objects.none()
+
+
+def can_view_student(viewer: Viewer, student: AbstractBaseUser | int) -> bool:
+    """Whether `viewer` may see this student's scores, attempts and reports.
+
+    Staff may open any account, even one outside the listing (a mentor who tried a
+    test, say); a mentor only their assigned students; anyone else nobody.
+    """
+    student_id = student if isinstance(student, int) else student.pk
+    if not viewer.is_authenticated:
+        return False
+    if viewer.is_staff:
+        return True
+    if not in_group(viewer, MENTORS):
+        return False
+    return Mentorship.objects.filter(mentor=viewer, student_id=student_id).exists()

@@ -1,0 +1,196 @@
+"""Live attempts over the channel layer: group names, events, and closing overdue attempts.
+
+Two kinds of groups, both named from database ids, never from user input:
+
+- ``quiz.attempt.<attempt id>``: every socket open on one attempt. A new socket sends
+  ``attempt.takeover`` so older ones step aside; ``attempt.finished`` tells them the
+  attempt was submitted or graded at its deadline.
+- ``quiz.<quiz id>.progress``: ``quiz.progress`` events for the mentors' live view
+  (started, answered, online/offline, submitted, expired). Only primitives travel, because
+  the Redis layer serialises with msgpack.
+
+Attempts past their deadline are graded by ``sweep_forever``, one asyncio task per
+serving process (``start_sweeper``, called by `manage.py serve` when its server
+starts), and by a check on every page load, answer and submit. The engine's
+``attempts_expire_overdue`` locks each student's rows, so any number of processes may
+sweep at once: exactly one of them grades a given attempt and announces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from datetime import datetime
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Model
+from django.urls import reverse
+from django.utils import timezone
+
+from quizzes.attempts import attempts_expire_overdue
+from quizzes.models import Answer, Attempt, Quiz
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+def attempt_group(attempt_id: int) -> str:
+    return f"quiz.attempt.{int(attempt_id)}"
+
+
+def progress_group(quiz_id: int) -> str:
+    return f"quiz.{int(quiz_id)}.progress"
+
+
+def result_url(attempt: Attempt) -> str:
+    return reverse("quizzes:result", args=[attempt.quiz.slug, attempt.pk])
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def answered_count(attempt_id: int) -> int:
+    """Questions with at least one option chosen (a cleared answer does not count)."""
+    return sum(
+        1
+        for chosen in Answer.objects.filter(question__attempt_id=attempt_id).values_list(
+            "chosen", flat=True
+        )
+        if chosen
+    )
+
+
+def progress_event(attempt: Attempt, event: str, *, answered: int | None = None) -> Event:
+    """A ``quiz.progress`` event: the attempt's state now, all values primitives.
+
+    ``event`` is started, online, answered, offline, submitted or expired; times are ISO
+    8601 strings; score, max_score and accuracy stay None until the attempt is graded.
+    Events are idempotent snapshots: a consumer keeps the latest per attempt.
+    """
+    if answered is None:
+        answered = answered_count(attempt.pk)
+    finished = attempt.is_finished
+    return {
+        "type": "quiz.progress",
+        "event": event,
+        "quiz": attempt.quiz_id,
+        "attempt": attempt.pk,
+        "user": attempt.user_id,
+        "username": attempt.user.get_username(),
+        "number": attempt.number,
+        "status": attempt.status,
+        "answered": answered,
+        "total": attempt.question_count,
+        "started_at": iso(attempt.started_at),
+        "deadline": iso(attempt.deadline),
+        "submitted_at": iso(attempt.submitted_at),
+        "score": attempt.score if finished else None,
+        "max_score": attempt.max_score if finished else None,
+        "accuracy": attempt.accuracy if finished else None,
+        "at": timezone.now().isoformat(),
+    }
+
+
+def finished_event(attempt: Attempt) -> Event:
+    """The ``attempt.finished`` event for the sockets of a submitted or expired attempt."""
+    return {"type": "attempt.finished", "status": attempt.status, "result_url": result_url(attempt)}
+
+
+def announcements(attempt: Attempt, event: str, *, answered: int | None = None) -> list:
+    """(group, event) pairs to send after an attempt changed; finished ones tell its sockets."""
+    sends = [(progress_group(attempt.quiz_id), progress_event(attempt, event, answered=answered))]
+    if attempt.is_finished:
+        sends.append((attempt_group(attempt.pk), finished_event(attempt)))
+    return sends
+
+
+async def publish(sends: list) -> None:
+    """Send events through the channel layer; a layer outage must not fail the request."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group, event in sends:
+        try:
+            await layer.group_send(group, event)
+        except Exception:
+            log.exception("could not publish %s to %s", event.get("type"), group)
+
+
+def publish_sync(sends: list) -> None:
+    """``publish`` for views and other synchronous code, after the transaction commits."""
+    if sends:
+        transaction.on_commit(lambda: async_to_sync(publish)(sends))
+
+
+def expire_overdue(
+    *, quiz: Quiz | None = None, user: Model | None = None, now: datetime | None = None
+) -> list:
+    """Grade overdue open attempts (all, or one student's); returns what to announce.
+
+    Each one goes through the engine on its own, filtered to its student: one open
+    attempt per student and test, so a count of 1 means this call graded it, and 0
+    that another process or request got there first (and announced it).
+    """
+    now = now or timezone.now()
+    overdue = Attempt.objects.overdue(now).select_related("quiz", "user")
+    if quiz is not None:
+        overdue = overdue.filter(quiz=quiz)
+    if user is not None:
+        overdue = overdue.filter(user=user)
+    sends = []
+    for attempt in overdue:
+        if attempts_expire_overdue(quiz=attempt.quiz, user=attempt.user, now=now):
+            attempt.refresh_from_db()
+            sends += announcements(attempt, "expired")
+    return sends
+
+
+def expire_overdue_for(*, quiz: Quiz, user: Model) -> None:
+    """The check on access: grade this student's overdue attempt and announce it."""
+    publish_sync(expire_overdue(quiz=quiz, user=user))
+
+
+async def sweep_once(now: datetime | None = None) -> int:
+    """Grade every overdue attempt and announce each; returns how many this call graded."""
+    # Off the shared database thread: closing a whole cohort at the test's close time
+    # may take a while, and that thread serves every consumer in the process.
+    sends = await database_sync_to_async(expire_overdue, thread_sensitive=False)(now=now)
+    await publish(sends)
+    return sum(1 for _, event in sends if event["type"] == "quiz.progress")
+
+
+async def sweep_forever(interval: float) -> None:
+    while True:
+        try:
+            graded = await sweep_once()
+            if graded:
+                log.info("graded %d attempt(s) whose time ran out", graded)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sweeping overdue quiz attempts failed; trying again later")
+        await asyncio.sleep(interval)
+
+
+_sweepers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def start_sweeper() -> None:
+    """Start ``sweep_forever`` in the running event loop, once per loop.
+
+    `manage.py serve` calls it when its server starts (serving.run's on_start), so a
+    serving process grades overdue attempts with no browser and no request at all.
+    QUIZ_SWEEP_SECONDS = 0 turns it off.
+    """
+    interval = settings.QUIZ_SWEEP_SECONDS
+    loop = asyncio.get_running_loop()
+    if interval > 0 and loop not in _sweepers:
+        _sweepers[loop] = loop.create_task(sweep_forever(interval), name="quiz-sweeper")

@@ -1,0 +1,351 @@
+"""The test YAML format (docs/quiz-format.md): validate, load all or nothing, dump back."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from django.db import transaction
+from django.utils import timezone
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
+
+from courseware.models import Module
+from courseware.yamlspec import Located, Problem, SpecError, read_located
+from quizzes.models import KEY_PATTERN, Question, QuestionContent, Quiz
+
+Slug = Annotated[StrictStr, Field(pattern=KEY_PATTERN, max_length=50)]
+Key = Annotated[StrictStr, Field(pattern=KEY_PATTERN, max_length=80)]
+Link = Annotated[StrictStr, Field(pattern=r"^(https?://\S+|/\S*)$", max_length=500)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(_not_blank)]
+
+MIN_OPTIONS, MAX_OPTIONS = 3, 6
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OptionSpec(Strict):
+    text: Text
+    correct: StrictBool = False
+
+
+class QuestionSpec(Strict):
+    key: Key
+    kind: Literal["single", "multiple"]
+    objective: Slug
+    text: Text
+    options: list[OptionSpec] = Field(min_length=MIN_OPTIONS, max_length=MAX_OPTIONS)
+    explanation: Text
+    source: Link
+
+
+class ReviewSpec(Strict):
+    when: Literal["never", "after_submit", "after_close"] = "after_close"
+    questions: Literal["wrong", "all"] = "wrong"
+    show_key: StrictBool = False
+    show_explanations: StrictBool = False
+
+
+class SettingsSpec(Strict):
+    """Defaults follow RS App (docs/quiz-format.md says why for each)."""
+
+    max_attempts: StrictInt = Field(default=3, ge=1, le=100)
+    questions_per_attempt: StrictInt = Field(default=20, ge=1, le=500)
+    threshold_percent: StrictInt = Field(default=70, ge=0, le=100)
+    strict_attempts: StrictBool = True
+    cooldown_hours: StrictInt = Field(default=1, ge=0, le=24 * 365)
+    max_score: StrictInt = Field(default=100, ge=1, le=10_000)
+    opens_at: AwareDatetime | None = None
+    closes_at: AwareDatetime | None = None
+    time_limit_minutes: StrictInt | None = Field(default=None, ge=1, le=24 * 60)
+    counting_attempt: Literal["last", "best"] = "last"
+    review: ReviewSpec = ReviewSpec()
+
+
+class QuizSpec(Strict):
+    slug: Slug
+    title: Text
+    module: Slug
+    description: StrictStr = ""
+    settings: SettingsSpec = SettingsSpec()
+    questions: list[QuestionSpec] = Field(min_length=1)
+
+
+def _check(doc: Located, spec: QuizSpec) -> None:
+    """Rules that span fields, and references to the module in the database."""
+    s = spec.settings
+    if s.opens_at and s.closes_at and s.closes_at <= s.opens_at:
+        doc.problem(("settings", "closes_at"), "must be later than opens_at")
+    if len(spec.questions) < s.questions_per_attempt:
+        doc.problem(
+            ("settings", "questions_per_attempt"),
+            f"draws {s.questions_per_attempt} questions but the file has only "
+            f"{len(spec.questions)}",
+        )
+    module = Module.objects.filter(slug=spec.module).first()
+    if module is None:
+        doc.problem(("module",), f"unknown module {spec.module!r}: load it first with load_module")
+    objectives = set(module.objectives.values_list("key", flat=True)) if module else set()
+    seen: set[str] = set()
+    for i, question in enumerate(spec.questions):
+        loc = ("questions", i)
+        if question.key in seen:
+            doc.problem((*loc, "key"), f"duplicate question key {question.key!r}")
+        seen.add(question.key)
+        if module is not None and question.objective not in objectives:
+            doc.problem(
+                (*loc, "objective"),
+                f"module {module.slug!r} has no objective {question.objective!r} "
+                f"(it has: {', '.join(sorted(objectives))})",
+            )
+        correct = sum(o.correct for o in question.options)
+        if question.kind == "single" and correct != 1:
+            doc.problem(
+                (*loc, "options"),
+                f"a single-choice question needs exactly one correct option, not {correct}",
+            )
+        if question.kind == "multiple" and correct < 1:
+            doc.problem((*loc, "options"), "a multiple-choice question needs a correct option")
+        texts = Counter(o.text.strip() for o in question.options)
+        for j, option in enumerate(question.options):
+            if texts[option.text.strip()] > 1:
+                doc.problem((*loc, "options", j, "text"), "the same option text appears twice")
+
+
+def quiz_parse(path: Path | str) -> QuizSpec:
+    """Validate one test file; raise SpecError naming file, line and field."""
+    doc = read_located(path)
+    spec = doc.validate(QuizSpec)
+    if spec is not None:
+        _check(doc, spec)
+    doc.raise_problems()
+    assert spec is not None
+    return spec
+
+
+@dataclass
+class Changes:
+    """What loading one file did; all zero when the file matched the database."""
+
+    slug: str
+    quiz: str = "unchanged"
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __str__(self) -> str:
+        parts = [f"test {self.quiz}"]
+        parts += [f"{n} question(s) {what}" for what, n in sorted(self.counts.items())]
+        return f"{self.slug}: {', '.join(parts)}"
+
+
+def _settings_fields(spec: QuizSpec) -> dict[str, Any]:
+    s = spec.settings
+    return {
+        "title": spec.title,
+        "description": spec.description,
+        "max_attempts": s.max_attempts,
+        "questions_per_attempt": s.questions_per_attempt,
+        "threshold_percent": s.threshold_percent,
+        "strict_attempts": s.strict_attempts,
+        "cooldown_hours": s.cooldown_hours,
+        "max_score": s.max_score,
+        "opens_at": s.opens_at,
+        "closes_at": s.closes_at,
+        "time_limit_minutes": s.time_limit_minutes,
+        "counting_attempt": s.counting_attempt,
+        "review_when": s.review.when,
+        "review_questions": s.review.questions,
+        "review_show_key": s.review.show_key,
+        "review_show_explanations": s.review.show_explanations,
+    }
+
+
+@transaction.atomic
+def quiz_save(spec: QuizSpec) -> Changes:
+    """Create or update a test from a validated spec, writing only what differs.
+
+    Questions absent from the file become inactive, never deleted: attempts refer to
+    them. Edited questions get a new version only if an attempt drew the old one.
+    """
+    changes = Changes(spec.slug)
+    module = Module.objects.get(slug=spec.module)
+    wanted = {"module_id": module.id, **_settings_fields(spec)}
+    quiz = Quiz.objects.select_for_update().filter(slug=spec.slug).first()
+    if quiz is None:
+        quiz = Quiz.objects.create(slug=spec.slug, **wanted)
+        changes.quiz = "created"
+    else:
+        changed = [name for name, value in wanted.items() if getattr(quiz, name) != value]
+        if changed:
+            for name in changed:
+                setattr(quiz, name, wanted[name])
+            fields = [name.removesuffix("_id") for name in changed]
+            quiz.save(update_fields=[*fields, "updated_at"])
+            changes.quiz = "updated"
+
+    objective_ids = dict(module.objectives.values_list("key", "id"))
+    existing = {q.key: q for q in quiz.questions.select_for_update()}
+    for position, item in enumerate(spec.questions):
+        question = existing.pop(item.key, None)
+        if question is None:
+            question = Question.objects.create(quiz=quiz, key=item.key, position=position)
+        elif question.position != position or not question.is_active:
+            question.position = position
+            question.is_active = True
+            question.save(update_fields=["position", "is_active"])
+            changes.counts["moved or reactivated"] += 1
+        outcome = question.set_content(
+            QuestionContent(
+                kind=item.kind,
+                objective_id=objective_ids[item.objective],
+                text=item.text,
+                explanation=item.explanation,
+                source=item.source,
+                options=tuple((o.text, o.correct) for o in item.options),
+            )
+        )
+        if outcome != "unchanged":
+            changes.counts[outcome] += 1
+    for question in existing.values():
+        if question.is_active:
+            question.is_active = False
+            question.save(update_fields=["is_active"])
+            changes.counts["deactivated"] += 1
+    return changes
+
+
+def quizzes_load(paths: list[Path | str], *, check_only: bool = False) -> list[Changes]:
+    """Validate every file first, then save all of them in one transaction."""
+    specs: list[QuizSpec] = []
+    problems: list[Problem] = []
+    first_path: dict[str, str] = {}
+    for path in paths:
+        try:
+            spec = quiz_parse(path)
+        except SpecError as exc:
+            problems += exc.problems
+            continue
+        if spec.slug in first_path:
+            line = read_located(path).line_of(("slug",))
+            problems.append(
+                Problem(
+                    str(path),
+                    line,
+                    "slug",
+                    f"test {spec.slug!r} is also in {first_path[spec.slug]}",
+                )
+            )
+        first_path.setdefault(spec.slug, str(path))
+        specs.append(spec)
+    if problems:
+        raise SpecError(problems)
+    if check_only:
+        return [Changes(spec.slug, "valid") for spec in specs]
+    with transaction.atomic():
+        return [quiz_save(spec) for spec in specs]
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style for multi-line text, so Markdown and code stay readable."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # Indent list items under their key, as the hand-written files do.
+        return super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _moment(value: datetime | None) -> str | None:
+    return timezone.localtime(value).isoformat() if value else None
+
+
+def quiz_dump(quiz: Quiz) -> str:
+    """The test as YAML that quiz_parse accepts and that loads back to the same content."""
+    settings = {
+        "max_attempts": quiz.max_attempts,
+        "questions_per_attempt": quiz.questions_per_attempt,
+        "threshold_percent": quiz.threshold_percent,
+        "strict_attempts": quiz.strict_attempts,
+        "cooldown_hours": quiz.cooldown_hours,
+        "max_score": quiz.max_score,
+        "opens_at": _moment(quiz.opens_at),
+        "closes_at": _moment(quiz.closes_at),
+        "time_limit_minutes": quiz.time_limit_minutes,
+        "counting_attempt": quiz.counting_attempt,
+        "review": {
+            "when": quiz.review_when,
+            "questions": quiz.review_questions,
+            "show_key": quiz.review_show_key,
+            "show_explanations": quiz.review_show_explanations,
+        },
+    }
+    questions = []
+    active = (
+        quiz.active_questions()
+        .select_related("current", "current__objective")
+        .prefetch_related("current__options")
+        .order_by("position", "key")
+    )
+    for question in active:
+        version = question.current
+        assert version is not None
+        options = []
+        for option in version.options.all():
+            options.append(
+                {"text": option.text, "correct": True} if option.correct else {"text": option.text}
+            )
+        questions.append(
+            {
+                "key": question.key,
+                "kind": version.kind,
+                "objective": version.objective.key,
+                "text": version.text,
+                "options": options,
+                "explanation": version.explanation,
+                "source": version.source,
+            }
+        )
+    document = {
+        "slug": quiz.slug,
+        "title": quiz.title,
+        "module": quiz.module.slug,
+        "description": quiz.description,
+        "settings": settings,
+        "questions": questions,
+    }
+    header = (
+        f"# {quiz.title}: exported on {timezone.localdate():%Y-%m-%d}.\n"
+        f"# Load with: python manage.py load_quiz {quiz.slug}.yaml\n"
+    )
+    body = yaml.dump(
+        document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, indent=2
+    )
+    return header + body

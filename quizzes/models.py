@@ -1,0 +1,473 @@
+"""Auto tests: settings, versioned questions, attempts with their draw and answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from courseware.models import Module, Objective
+from quizzes import grading
+
+KEY_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+key_validator = RegexValidator(
+    KEY_PATTERN, "Use lowercase letters, digits and single hyphens, e.g. handshake-status-code."
+)
+link_validator = RegexValidator(
+    r"^(https?://\S+|/\S*)$", "Give one http(s) URL or a path on this site, without spaces."
+)
+
+
+class Quiz(models.Model):
+    """An auto test: its settings follow RS App's auto-test (see docs/quiz-format.md)."""
+
+    class Counting(models.TextChoices):
+        LAST = "last", "The last attempt (as RS App)"
+        BEST = "best", "The best attempt"
+
+    class ReviewWhen(models.TextChoices):
+        NEVER = "never", "Never"
+        AFTER_SUBMIT = "after_submit", "Right after each submission"
+        AFTER_CLOSE = "after_close", "After the test closes (as RS App)"
+
+    class ReviewQuestions(models.TextChoices):
+        WRONG = "wrong", "Only questions answered wrong (as RS App)"
+        ALL = "all", "All questions"
+
+    slug = models.SlugField(unique=True, validators=[key_validator])
+    title = models.CharField(max_length=200)
+    module = models.ForeignKey(Module, on_delete=models.PROTECT, related_name="quizzes")
+    description = models.TextField(blank=True, help_text="Markdown, shown above the rules.")
+    max_attempts = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1)], help_text="Attempts allowed (the cap)."
+    )
+    questions_per_attempt = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(1)],
+        help_text="Drawn at random from the active questions for each attempt.",
+    )
+    threshold_percent = models.PositiveSmallIntegerField(
+        default=70,
+        validators=[MaxValueValidator(100)],
+        help_text="An accuracy below this scores 0.",
+    )
+    strict_attempts = models.BooleanField(
+        default=True,
+        help_text="On: no attempts past the cap. Off: allowed, at half score.",
+    )
+    cooldown_hours = models.PositiveSmallIntegerField(
+        default=1, help_text="Whole hours between the starts of two attempts; 0 for none."
+    )
+    max_score = models.PositiveSmallIntegerField(default=100, validators=[MinValueValidator(1)])
+    opens_at = models.DateTimeField(null=True, blank=True)
+    closes_at = models.DateTimeField(
+        null=True, blank=True, help_text="Attempts still open then end and are graded."
+    )
+    time_limit_minutes = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty: no limit."
+    )
+    counting_attempt = models.CharField(
+        max_length=4, choices=Counting.choices, default=Counting.LAST
+    )
+    review_when = models.CharField(
+        max_length=12, choices=ReviewWhen.choices, default=ReviewWhen.AFTER_CLOSE
+    )
+    review_questions = models.CharField(
+        max_length=5, choices=ReviewQuestions.choices, default=ReviewQuestions.WRONG
+    )
+    review_show_key = models.BooleanField(
+        default=False, help_text="Show which options are correct in the review."
+    )
+    review_show_explanations = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "test"
+        ordering = ["title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_attempts__gte=1),
+                name="quiz_max_attempts_positive",
+                violation_error_message="Allow at least one attempt.",
+            ),
+            models.CheckConstraint(
+                condition=Q(questions_per_attempt__gte=1),
+                name="quiz_questions_per_attempt_positive",
+                violation_error_message="Draw at least one question per attempt.",
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold_percent__lte=100),
+                name="quiz_threshold_percent_range",
+                violation_error_message="The threshold is a percentage from 0 to 100.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_score__gte=1),
+                name="quiz_max_score_positive",
+                violation_error_message="The maximum score must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(time_limit_minutes__isnull=True) | Q(time_limit_minutes__gte=1),
+                name="quiz_time_limit_positive",
+                violation_error_message="A time limit is at least one minute.",
+            ),
+            models.CheckConstraint(
+                condition=Q(opens_at__isnull=True)
+                | Q(closes_at__isnull=True)
+                | Q(closes_at__gt=models.F("opens_at")),
+                name="quiz_closes_after_opens",
+                violation_error_message="The test must close after it opens.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def rules(self) -> grading.Rules:
+        """The settings as the pure grading engine takes them."""
+        return grading.Rules(
+            max_attempts=self.max_attempts,
+            questions_per_attempt=self.questions_per_attempt,
+            threshold_percent=self.threshold_percent,
+            strict_attempts=self.strict_attempts,
+            cooldown_hours=self.cooldown_hours,
+            max_score=self.max_score,
+            opens_at=self.opens_at,
+            closes_at=self.closes_at,
+            time_limit_minutes=self.time_limit_minutes,
+            counting=self.counting_attempt,  # type: ignore[arg-type]
+            review_when=self.review_when,  # type: ignore[arg-type]
+            review_questions=self.review_questions,  # type: ignore[arg-type]
+            review_show_key=self.review_show_key,
+            review_show_explanations=self.review_show_explanations,
+        )
+
+    def active_questions(self) -> models.QuerySet[Question]:
+        return self.questions.filter(is_active=True, current__isnull=False)
+
+
+@dataclass(frozen=True)
+class QuestionContent:
+    """Everything a version fixes; two versions with equal content are the same question."""
+
+    kind: str
+    objective_id: int
+    text: str
+    explanation: str
+    source: str
+    options: tuple[tuple[str, bool], ...]
+
+
+class Question(models.Model):
+    """A question's stable identity in a test; its content lives in versions."""
+
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="questions")
+    key = models.SlugField(
+        max_length=80,
+        validators=[key_validator],
+        help_text="Stable forever: the YAML file and past attempts refer to it.",
+    )
+    position = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive questions are not drawn; past attempts keep them."
+    )
+    # The version new attempts draw. Kept as a pointer so lists and filters can join it.
+    current = models.OneToOneField(
+        "QuestionVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["quiz", "position", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["quiz", "key"],
+                name="question_key_unique",
+                violation_error_message="This test already has a question with this key.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    def set_content(self, content: QuestionContent) -> str:
+        """Make `content` current: in place if no attempt used it, else as a new version.
+
+        Returns "unchanged", "created", "edited" or "new version".
+        """
+        current = None
+        if self.current_id:
+            # Lock the version so an attempt cannot draw it while it is edited in place.
+            current = QuestionVersion.objects.select_for_update().get(pk=self.current_id)
+        if current is not None and current.content() == content:
+            return "unchanged"
+        if current is not None and not current.is_used():
+            current.fill(content)
+            current.save()
+            current.options.all().delete()
+            current.add_options(content.options)
+            return "edited"
+        number = current.number + 1 if current else 1
+        version = QuestionVersion(question=self, number=number)
+        version.fill(content)
+        version.save()
+        version.add_options(content.options)
+        self.current = version
+        self.save(update_fields=["current"])
+        return "new version" if current else "created"
+
+
+class QuestionVersion(models.Model):
+    """One fixed wording of a question; once an attempt drew it, it never changes."""
+
+    class Kind(models.TextChoices):
+        SINGLE = "single", "Single choice"
+        MULTIPLE = "multiple", "Multiple choice"
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # PROTECT: reloading a module must not silently drop an objective that tags questions.
+    objective = models.ForeignKey(Objective, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(help_text="Markdown; fenced ```js code blocks allowed.")
+    explanation = models.TextField(help_text="Markdown: why the right options are right.")
+    source = models.CharField(max_length=500, validators=[link_validator])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["question", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "number"], name="version_number_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="version_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question.key} v{self.number}"
+
+    def content(self) -> QuestionContent:
+        return QuestionContent(
+            kind=self.kind,
+            objective_id=self.objective_id,
+            text=self.text,
+            explanation=self.explanation,
+            source=self.source,
+            options=tuple((o.text, o.correct) for o in self.options.order_by("position")),
+        )
+
+    def fill(self, content: QuestionContent) -> None:
+        self.kind = content.kind
+        self.objective_id = content.objective_id
+        self.text = content.text
+        self.explanation = content.explanation
+        self.source = content.source
+
+    def add_options(self, options: tuple[tuple[str, bool], ...]) -> None:
+        Option.objects.bulk_create(
+            Option(version=self, position=i, text=text, correct=correct)
+            for i, (text, correct) in enumerate(options)
+        )
+
+    def is_used(self) -> bool:
+        return self.attempt_questions.exists()
+
+
+class Option(models.Model):
+    """An answer option of a question version, in authored order."""
+
+    version = models.ForeignKey(QuestionVersion, on_delete=models.CASCADE, related_name="options")
+    position = models.PositiveSmallIntegerField()
+    text = models.TextField(help_text="Inline Markdown.")
+    correct = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "position"], name="option_position_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Result(models.Model):
+    """A student's counted score for a test; its row also serialises their attempts."""
+
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="results")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveIntegerField(null=True, blank=True)
+    attempt = models.ForeignKey(
+        "Attempt", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    receipt = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["quiz", "user"], name="result_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.quiz}: {self.score}"
+
+    @classmethod
+    def lock(cls, *, quiz: Quiz, user: models.Model) -> Result:
+        """Get (or create) and row-lock the student's result: one writer per student and test."""
+        result, _ = cls.objects.select_for_update().get_or_create(quiz=quiz, user=user)
+        return result
+
+
+class AttemptQuerySet(models.QuerySet["Attempt"]):
+    def for_student(self, quiz: Quiz, user: models.Model) -> AttemptQuerySet:
+        return self.filter(quiz=quiz, user=user)
+
+    def open(self) -> AttemptQuerySet:
+        return self.filter(status=Attempt.Status.OPEN)
+
+    def finished(self) -> AttemptQuerySet:
+        return self.exclude(status=Attempt.Status.OPEN)
+
+    def overdue(self, now: datetime) -> AttemptQuerySet:
+        return self.open().filter(deadline__lte=now)
+
+
+class Attempt(models.Model):
+    """One sitting of a test: the questions drawn for it, then its grade and receipt."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "In progress"
+        SUBMITTED = "submitted", "Submitted"
+        EXPIRED = "expired", "Time ran out (saved answers graded)"
+
+    quiz = models.ForeignKey(Quiz, on_delete=models.PROTECT, related_name="attempts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quiz_attempts"
+    )
+    number = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.OPEN)
+    started_at = models.DateTimeField()
+    deadline = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    question_count = models.PositiveSmallIntegerField()
+    correct_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    accuracy = models.PositiveSmallIntegerField(null=True, blank=True)
+    score = models.PositiveIntegerField(null=True, blank=True)
+    max_score = models.PositiveIntegerField(null=True, blank=True)
+    halved = models.BooleanField(default=False)
+    receipt = models.TextField(blank=True)
+
+    objects = AttemptQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["quiz", "user", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["quiz", "user", "number"], name="attempt_number_unique"
+            ),
+            # At most one attempt in progress per student and test.
+            models.UniqueConstraint(
+                fields=["quiz", "user"], condition=Q(status="open"), name="attempt_one_open"
+            ),
+            models.CheckConstraint(condition=Q(number__gte=1), name="attempt_number_positive"),
+            models.CheckConstraint(
+                condition=Q(question_count__gte=1), name="attempt_has_questions"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", submitted_at__isnull=True, score__isnull=True)
+                | (
+                    Q(status__in=["submitted", "expired"])
+                    & Q(submitted_at__isnull=False)
+                    & Q(score__isnull=False)
+                    & Q(max_score__isnull=False)
+                    & Q(accuracy__isnull=False)
+                    & Q(correct_count__isnull=False)
+                ),
+                name="attempt_graded_iff_finished",
+            ),
+            models.CheckConstraint(
+                condition=Q(accuracy__isnull=True) | Q(accuracy__lte=100),
+                name="attempt_accuracy_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(correct_count__isnull=True)
+                | Q(correct_count__lte=models.F("question_count")),
+                name="attempt_correct_within_drawn",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__lte=models.F("max_score")),
+                name="attempt_score_within_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(deadline__isnull=True) | Q(deadline__gt=models.F("started_at")),
+                name="attempt_deadline_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(submitted_at__isnull=True)
+                | Q(submitted_at__gte=models.F("started_at")),
+                name="attempt_submitted_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.quiz} · attempt {self.number}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != self.Status.OPEN
+
+    def is_overdue(self, now: datetime) -> bool:
+        return (
+            self.status == self.Status.OPEN and self.deadline is not None and now >= self.deadline
+        )
+
+
+class AttemptQuestion(models.Model):
+    """A question drawn for an attempt: the exact version and the option order shown."""
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="questions")
+    # PROTECT: a version an attempt saw is its grading key forever.
+    version = models.ForeignKey(
+        QuestionVersion, on_delete=models.PROTECT, related_name="attempt_questions"
+    )
+    position = models.PositiveSmallIntegerField()
+    option_order = models.JSONField(help_text="Option ids in the order shown to the student.")
+    is_correct = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["attempt", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["attempt", "position"], name="attempt_question_position_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["attempt", "version"], name="attempt_question_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attempt} · {self.position + 1}"
+
+    def ordered_options(self) -> list[Option]:
+        """The version's options in the order this student was shown them."""
+        by_id = {o.id: o for o in self.version.options.all()}
+        return [by_id[i] for i in self.option_order]
+
+
+class Answer(models.Model):
+    """The options a student chose for one drawn question (saved as they go)."""
+
+    question = models.OneToOneField(
+        AttemptQuestion, on_delete=models.CASCADE, related_name="answer"
+    )
+    chosen = models.JSONField(default=list, help_text="Chosen option ids, sorted.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.question}: {self.chosen}"

@@ -1,0 +1,345 @@
+// The live attempt page: autosave over a WebSocket, the server's clock, takeover by
+// another tab, reconnect after a drop. The server decides everything; without this
+// script (or without a socket) the form still saves and submits on its own.
+(function () {
+  "use strict";
+
+  const form = document.getElementById("attempt-form");
+  if (!form) return;
+
+  const TAKEN_OVER = 4409;
+  const FINISHED = 4410;
+  const total = Number(form.dataset.total);
+  const $ = (id) => document.getElementById(id);
+  const progress = $("attempt-progress");
+  const progressText = $("attempt-progress-text");
+  const timeEl = $("attempt-time");
+  const liveEl = $("attempt-live");
+  const notice = $("attempt-notice");
+  const noticeText = $("attempt-notice-text");
+  const continueButton = $("attempt-continue");
+  const resultLink = $("attempt-result-link");
+  const dialog = $("attempt-confirm");
+
+  let socket = null;
+  let retries = 0;
+  let retryTimer = null;
+  let stopped = false; // taken over or finished: no reconnecting
+  let leaving = false; // the form is being submitted
+  let deadlineAt = null; // performance.now() when time runs out, from the server's clock
+  let reloadTimer = null;
+  let ref = 0;
+  const pending = new Map(); // position -> option ids chosen but not yet acknowledged
+  const announced = new Set();
+
+  function say(text) {
+    liveEl.textContent = text;
+  }
+
+  function inputs(position) {
+    return Array.from(form.querySelectorAll(`input[name="q${position}"]`));
+  }
+
+  function positions() {
+    const seen = new Set();
+    form.querySelectorAll('input[name^="q"]').forEach((input) => {
+      const match = /^q(\d+)$/.exec(input.name);
+      if (match) seen.add(Number(match[1]));
+    });
+    return Array.from(seen).sort((a, b) => a - b);
+  }
+
+  function chosen(position) {
+    return inputs(position)
+      .filter((input) => input.checked)
+      .map((input) => Number(input.value))
+      .sort((a, b) => a - b);
+  }
+
+  function sameIds(a, b) {
+    return a.length === b.length && a.every((id, i) => id === b[i]);
+  }
+
+  function setWas(position, ids) {
+    const was = form.querySelector(`input[name="was${position}"]`);
+    if (was) was.value = ids.join(",");
+  }
+
+  function showProgress() {
+    let answered = 0;
+    for (const position of positions()) {
+      const done = chosen(position).length > 0;
+      if (done) answered += 1;
+      const link = document.querySelector(`.attempt-nav a[data-position="${position}"]`);
+      if (link) {
+        link.classList.toggle("answered", done);
+        const state = link.querySelector(".state");
+        if (state) state.textContent = done ? " (answered)" : " (not answered)";
+      }
+    }
+    progress.value = answered;
+    progress.textContent = `${answered} of ${total}`;
+    progressText.textContent = `${answered} of ${total}`;
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  function sendAnswer(position, options) {
+    ref += 1;
+    return send({ type: "answer", question: position, options, ref });
+  }
+
+  function saveAnswer(position) {
+    const options = chosen(position);
+    pending.set(position, options);
+    showProgress();
+    if (sendAnswer(position, options)) {
+      say("Saving…");
+    } else {
+      say("Not connected: this answer is kept here and saved when the connection returns. You can also press Save answers.");
+    }
+  }
+
+  function applyState(answers) {
+    for (const position of positions()) {
+      if (pending.has(position)) continue; // a choice made here while offline wins
+      const ids = answers[String(position)] || [];
+      inputs(position).forEach((input) => {
+        input.checked = ids.includes(Number(input.value));
+      });
+      setWas(position, ids);
+    }
+    for (const [position, options] of pending) sendAnswer(position, options);
+    showProgress();
+  }
+
+  function onSaved(frame) {
+    const mine = pending.get(frame.question);
+    if (mine && sameIds(mine, frame.options)) pending.delete(frame.question);
+    setWas(frame.question, frame.options);
+    say(pending.size ? "Saving…" : "All answers saved.");
+  }
+
+  function setEnabled(enabled) {
+    form.querySelectorAll("input, button").forEach((element) => {
+      if (element.type !== "hidden") element.disabled = !enabled;
+    });
+  }
+
+  function showNotice(text, action) {
+    noticeText.textContent = text;
+    continueButton.hidden = action !== continueButton;
+    resultLink.hidden = action !== resultLink;
+    notice.hidden = false;
+    action.focus();
+  }
+
+  function takenOver(message) {
+    stopped = true;
+    setEnabled(false);
+    say("");
+    showNotice(message || "This attempt was opened in another tab or on another device.", continueButton);
+  }
+
+  function finished(frame) {
+    stopped = true;
+    clearTimeout(reloadTimer);
+    pending.clear();
+    setEnabled(false);
+    if (frame.result_url) resultLink.href = frame.result_url;
+    if (timeEl && frame.status === "expired") timeEl.textContent = "0:00";
+    say("");
+    showNotice(frame.message || "This attempt is over.", resultLink);
+  }
+
+  continueButton.addEventListener("click", () => {
+    notice.hidden = true;
+    stopped = false;
+    setEnabled(true);
+    say("Continuing here…");
+    connect();
+  });
+
+  // The clock: the server sends the remaining time; the page counts down between frames.
+  function setRemaining(seconds) {
+    if (typeof seconds !== "number") return;
+    deadlineAt = performance.now() + seconds * 1000;
+    tick();
+  }
+
+  function format(seconds) {
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = String(seconds % 60).padStart(2, "0");
+    return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+  }
+
+  function tick() {
+    if (deadlineAt === null || !timeEl || stopped) return;
+    const left = Math.max(0, Math.ceil((deadlineAt - performance.now()) / 1000));
+    timeEl.textContent = format(left);
+    for (const mark of [300, 60]) {
+      if (left <= mark && left > 0 && !announced.has(mark)) {
+        announced.add(mark);
+        say(mark === 60 ? "One minute left." : "Five minutes left.");
+      }
+    }
+    if (left === 0 && reloadTimer === null) {
+      say("Time is up: the server is grading your attempt…");
+      setEnabled(false);
+      // The socket normally brings the result link; without it the page itself asks.
+      reloadTimer = setTimeout(() => {
+        leaving = true;
+        window.location.reload();
+      }, 5000);
+    }
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "state":
+        setRemaining(frame.remaining);
+        applyState(frame.answers || {});
+        say(pending.size ? "Connected; saving…" : "Connected: answers are saved as you choose them.");
+        break;
+      case "saved":
+        onSaved(frame);
+        break;
+      case "time":
+        setRemaining(frame.remaining);
+        break;
+      case "error":
+        if (frame.code === "bad_answer" && typeof frame.question === "number") {
+          pending.delete(frame.question);
+          send({ type: "sync" });
+        }
+        if (frame.code !== "closed") say(frame.message);
+        break;
+      case "taken_over":
+        takenOver(frame.message);
+        break;
+      case "finished":
+        if (!leaving) finished(frame); // this page's own submit is already on its way
+
+        break;
+      default:
+        break;
+    }
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    if (socket) return;
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${window.location.host}${form.dataset.wsPath}`);
+    socket = ws;
+    ws.addEventListener("open", () => {
+      retries = 0;
+    });
+    ws.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (error) {
+        return;
+      }
+      handle(frame);
+    });
+    ws.addEventListener("close", (event) => {
+      if (socket === ws) socket = null;
+      if (stopped || leaving) return;
+      if (event.code === TAKEN_OVER) {
+        takenOver();
+        return;
+      }
+      if (event.code === FINISHED) {
+        finished({ result_url: resultLink.getAttribute("href") });
+        return;
+      }
+      retries += 1;
+      const delay = Math.min(10000, 500 * 2 ** Math.min(retries, 5));
+      say("Connection lost; reconnecting… Your answers are kept on this page.");
+      retryTimer = setTimeout(connect, delay);
+    });
+  }
+
+  form.addEventListener("change", (event) => {
+    const match = /^q(\d+)$/.exec(event.target.name || "");
+    if (match && !stopped) saveAnswer(Number(match[1]));
+  });
+
+  function addHidden(name, value) {
+    const input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    form.appendChild(input);
+  }
+
+  function unansweredNumbers() {
+    return positions()
+      .filter((position) => chosen(position).length === 0)
+      .map((position) => position + 1);
+  }
+
+  function submitNow() {
+    addHidden("action", "submit");
+    addHidden("confirm", "1");
+    leaving = true;
+    form.submit();
+  }
+
+  form.addEventListener("submit", (event) => {
+    const submitter = event.submitter;
+    if (!submitter || submitter.value !== "submit") {
+      leaving = true;
+      return;
+    }
+    const missing = unansweredNumbers();
+    if (missing.length === 0) {
+      addHidden("confirm", "1");
+      leaving = true;
+      return;
+    }
+    event.preventDefault();
+    const which = missing.length === 1 ? `Question ${missing[0]} is` : `Questions ${missing.join(", ")} are`;
+    const text = `${which} not answered (${missing.length} of ${total}).`;
+    if (typeof dialog.showModal !== "function") {
+      if (window.confirm(`${text} Submit anyway?`)) submitNow();
+      return;
+    }
+    $("attempt-confirm-text").textContent = text;
+    dialog.showModal();
+    $("attempt-confirm-no").focus();
+  });
+
+  $("attempt-confirm-yes").addEventListener("click", () => {
+    dialog.close();
+    submitNow();
+  });
+
+  $("attempt-confirm-no").addEventListener("click", () => {
+    dialog.close();
+    const first = unansweredNumbers()[0];
+    const input = first ? form.querySelector(`input[name="q${first - 1}"]`) : null;
+    if (input) input.focus();
+  });
+
+  window.addEventListener("beforeunload", (event) => {
+    if (pending.size && !leaving && !stopped) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  $("attempt-nojs").hidden = true;
+  if (form.dataset.remaining !== undefined) setRemaining(Number(form.dataset.remaining));
+  setInterval(tick, 1000);
+  connect();
+})();

@@ -1,0 +1,225 @@
+"""Student pages of a test: rules and Start, the attempt form, confirm, result, review.
+
+Thin: each view checks the attempt is the student's own (someone else's is a 404:
+its existence is not theirs to know), grades it first if its time ran out, then
+calls quizzes.attempts. Every page works without JavaScript.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from quizzes import live
+from quizzes.attempts import (
+    AttemptClosed,
+    BadAnswer,
+    StartRefused,
+    attempt_answer,
+    attempt_paper,
+    attempt_review,
+    attempt_review_access,
+    attempt_start,
+    attempt_submit,
+    quiz_may_start,
+)
+from quizzes.models import Attempt, Quiz, Result
+from quizzes.student import (
+    form_answers,
+    objective_breakdown,
+    rules_in_words,
+    unanswered,
+)
+
+
+def _quiz(slug: str) -> Quiz:
+    return get_object_or_404(Quiz.objects.select_related("module"), slug=slug)
+
+
+def _own_attempt(request: HttpRequest, slug: str, pk: int) -> Attempt:
+    """The request user's attempt, graded first if its time ran out; 404 for anyone else's."""
+    attempt = get_object_or_404(
+        Attempt.objects.select_related("quiz", "quiz__module", "user"),
+        pk=pk,
+        quiz__slug=slug,
+        user=request.user,
+    )
+    if attempt.is_overdue(timezone.now()):
+        live.expire_overdue_for(quiz=attempt.quiz, user=attempt.user)
+        attempt.refresh_from_db()
+    return attempt
+
+
+def _attempt_url(attempt: Attempt) -> str:
+    return reverse("quizzes:attempt", args=[attempt.quiz.slug, attempt.pk])
+
+
+def _result_redirect(request: HttpRequest, attempt: Attempt) -> HttpResponse:
+    if attempt.status == Attempt.Status.EXPIRED:
+        messages.info(request, "Time ran out: the answers saved before the deadline were graded.")
+    return redirect(live.result_url(attempt))
+
+
+def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    quiz = _quiz(slug)
+    pool_size = quiz.active_questions().count()
+    context = {
+        "quiz": quiz,
+        "rules": rules_in_words(quiz, pool_size=pool_size),
+    }
+    if request.user.is_authenticated:
+        live.expire_overdue_for(quiz=quiz, user=request.user)
+        attempts = list(Attempt.objects.for_student(quiz, request.user).order_by("-number"))
+        decision = quiz_may_start(quiz=quiz, user=request.user)
+        now = timezone.now()
+        wait = None
+        if not decision.allowed and decision.available_at and decision.available_at > now:
+            wait = int((decision.available_at - now).total_seconds()) + 1
+        context |= {
+            "attempts": attempts,
+            "current": next((a for a in attempts if not a.is_finished), None),
+            "used": len(attempts),
+            "decision": decision,
+            "wait_seconds": wait,
+            "result": Result.objects.filter(quiz=quiz, user=request.user).first(),
+        }
+    return render(request, "quizzes/quiz_detail.html", context)
+
+
+@login_required
+@require_POST
+def start(request: HttpRequest, slug: str) -> HttpResponse:
+    quiz = _quiz(slug)
+    live.expire_overdue_for(quiz=quiz, user=request.user)
+    now = timezone.now()
+    try:
+        attempt = attempt_start(quiz=quiz, user=request.user, now=now)
+    except StartRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("quizzes:quiz", quiz.slug)
+    if attempt.started_at == now:  # new, not the one already in progress
+        live.publish_sync(live.announcements(attempt, "started", answered=0))
+    return redirect(_attempt_url(attempt))
+
+
+def _paper_context(attempt: Attempt) -> dict:
+    paper = attempt_paper(attempt)
+    deadline = attempt.deadline
+    remaining = None
+    if deadline is not None:
+        remaining = max(int((deadline - timezone.now()).total_seconds()), 0)
+    return {
+        "attempt": attempt,
+        "quiz": attempt.quiz,
+        "questions": [(q, ",".join(str(i) for i in sorted(q.chosen))) for q in paper],
+        "paper": paper,
+        "answered": sum(1 for q in paper if q.chosen),
+        "total": len(paper),
+        "remaining": remaining,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def attempt_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    attempt = _own_attempt(request, slug, pk)
+    if attempt.is_finished:
+        return _result_redirect(request, attempt)
+    if request.method == "GET":
+        return render(request, "quizzes/attempt.html", _paper_context(attempt))
+
+    paper = attempt_paper(attempt)
+    answers = form_answers(request.POST, paper)
+    problems = list(answers.problems)
+    try:
+        for position, option_ids in answers.changed.items():
+            try:
+                attempt_answer(attempt=attempt, position=position, option_ids=option_ids)
+            except BadAnswer as exc:
+                problems.append(str(exc))
+    except AttemptClosed:
+        live.expire_overdue_for(quiz=attempt.quiz, user=attempt.user)
+        attempt.refresh_from_db()
+        return _result_redirect(request, attempt)
+    if answers.changed:
+        live.publish_sync(live.announcements(attempt, "answered"))
+    if problems:
+        context = _paper_context(attempt) | {"problems": problems}
+        return render(request, "quizzes/attempt.html", context, status=400)
+
+    if request.POST.get("action") != "submit":
+        messages.success(request, "Your answers are saved.")
+        return redirect(_attempt_url(attempt))
+    if unanswered(attempt_paper(attempt)) and request.POST.get("confirm") != "1":
+        return redirect("quizzes:confirm", slug, attempt.pk)
+    return _submit(request, attempt)
+
+
+def _submit(request: HttpRequest, attempt: Attempt) -> HttpResponse:
+    try:
+        attempt = attempt_submit(attempt=attempt)
+    except AttemptClosed:
+        attempt.refresh_from_db()
+        return _result_redirect(request, attempt)
+    live.publish_sync(live.announcements(attempt, attempt.status))
+    return _result_redirect(request, attempt)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Without JavaScript: list the unanswered questions before a submit."""
+    attempt = _own_attempt(request, slug, pk)
+    if attempt.is_finished:
+        return _result_redirect(request, attempt)
+    if request.method == "POST":
+        return _submit(request, attempt)
+    paper = attempt_paper(attempt)
+    context = {
+        "attempt": attempt,
+        "quiz": attempt.quiz,
+        "unanswered": unanswered(paper),
+        "total": len(paper),
+    }
+    return render(request, "quizzes/confirm.html", context)
+
+
+@login_required
+def result(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    attempt = _own_attempt(request, slug, pk)
+    if not attempt.is_finished:
+        return redirect(_attempt_url(attempt))
+    quiz = attempt.quiz
+    context = {
+        "attempt": attempt,
+        "quiz": quiz,
+        "passed": attempt.accuracy >= quiz.threshold_percent,
+        "counted": Result.objects.filter(quiz=quiz, user=request.user).first(),
+        "history": Attempt.objects.for_student(quiz, request.user).order_by("-number"),
+        "breakdown": objective_breakdown(attempt),
+        "review": attempt_review_access(attempt=attempt),
+        "decision": quiz_may_start(quiz=quiz, user=request.user),
+    }
+    return render(request, "quizzes/result.html", context)
+
+
+@login_required
+def review(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    attempt = _own_attempt(request, slug, pk)
+    if not attempt.is_finished:
+        return redirect(_attempt_url(attempt))
+    shown = attempt_review(attempt=attempt)
+    context = {
+        "attempt": attempt,
+        "quiz": attempt.quiz,
+        "review": shown,
+        "questions": [(q, any(o.chosen for o in q.options)) for q in shown.questions],
+    }
+    # The policy, not a missing page: say why and when it opens.
+    status = 200 if shown.access.allowed else 403
+    return render(request, "quizzes/review.html", context, status=status)

@@ -1,0 +1,115 @@
+"""Helpers shared by the student-side quiz tests (pages, live socket, browser, safety)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.db import connections
+from django.test import Client
+
+from courseware.roles import MENTORS, STUDENTS
+from quizzes.loading import quizzes_load
+from quizzes.models import Attempt, AttemptQuestion, Quiz
+
+ST2 = "fixtures/quizzes/st2-websockets.yaml"
+DEMO = "tests/quiz-demo.yaml"
+ORIGIN = (b"origin", b"http://localhost")
+
+
+def load_quiz(path: str) -> Quiz:
+    (change,) = quizzes_load([path])
+    return Quiz.objects.get(slug=change.slug)
+
+
+def key_of(question: AttemptQuestion) -> list[int]:
+    return sorted(o.id for o in question.version.options.all() if o.correct)
+
+
+def wrong_of(question: AttemptQuestion) -> list[int]:
+    return [next(o.id for o in question.version.options.all() if not o.correct)]
+
+
+def drawn(attempt: Attempt) -> list[AttemptQuestion]:
+    return list(
+        attempt.questions.select_related("version__objective")
+        .prefetch_related("version__options")
+        .order_by("position")
+    )
+
+
+def form_data(attempt: Attempt, *, right: int, answered: int | None = None, **extra) -> dict:
+    """Attempt-form fields: the first `right` questions correct, the rest wrong, up to
+    `answered` questions (default all), as a browser posts them from a fresh page."""
+    questions = drawn(attempt)
+    answered = len(questions) if answered is None else answered
+    data: dict = {"action": "save", **extra}
+    for question in questions:
+        data[f"was{question.position}"] = ""
+        if question.position < answered:
+            chosen = key_of(question) if question.position < right else wrong_of(question)
+            data[f"q{question.position}"] = [str(i) for i in chosen]
+    return data
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def session_cookie(user) -> tuple[bytes, bytes]:
+    """A Cookie header carrying a logged-in session for `user`, for a socket handshake."""
+    client = client_for(user)
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+@pytest.fixture(autouse=True)
+def role_groups(request):
+    """The role groups, which come from a data migration that a transactional test's
+    flush wipes; get_or_create, so it costs nothing when they are there."""
+    if request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("db")
+        for name in (STUDENTS, MENTORS):
+            Group.objects.get_or_create(name=name)
+
+
+@pytest.fixture(scope="module")
+def fresh_db_after(django_db_setup, django_db_blocker):
+    """When the module is done, leave the database as a fresh test database.
+
+    A transactional test's flush lets post_migrate recreate content types under new ids
+    and loses the role groups. A later test with serialized_rollback then fails to
+    restore its copy over them, and a later plain test misses the groups. Emptying the
+    tables and restoring the serialized copy (when the run made one) avoids both,
+    whatever order the test files run in.
+    """
+    yield
+    contents = getattr(connections["default"], "_test_serialized_contents", None)
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, inhibit_post_migrate=bool(contents), verbosity=0)
+        if contents:
+            connections["default"].creation.deserialize_db_from_string(contents)
+        else:
+            for name in (STUDENTS, MENTORS):
+                Group.objects.get_or_create(name=name)
+
+
+@pytest.fixture(scope="module")
+def serialized_db(django_db_setup):
+    """The serialized copy of the test database, taken before Playwright starts."""
+    return getattr(connections["default"], "_test_serialized_contents", None)
+
+
+@pytest.fixture(scope="module")
+def browser_db(serialized_db, browser):
+    """The browser, with serialized_rollback still working while it runs.
+
+    Playwright's sync API moves the tests into another context, where Django opens a
+    new connection object without the serialized copy: the restore is then skipped, and
+    the flush recreates content types under new ids. Handing the copy over keeps
+    serialized_rollback working in browser tests.
+    """
+    if serialized_db is not None:
+        connections["default"]._test_serialized_contents = serialized_db
+    return browser

@@ -1,0 +1,197 @@
+"""Whole check runs against scripted clients over real sockets, reports asserted item by item.
+
+The chat server runs in the test's own event loop (uvicorn on a loopback port), so the
+test can play the grader: it watches the run's prompts and clicks in the scripted client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+import uvicorn
+from channels.db import database_sync_to_async
+
+from chat import worlds
+from chat.agent import get_agent
+from chat.models import CheckReport
+from chat.routing import application
+from tests.funchat_clients import (  # role_groups: autouse, the role groups
+    BadClient,
+    GoodClient,
+    eventually,
+    role_groups,  # noqa: F401
+)
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+# Short waits: the scripted clients react within milliseconds.
+FAST = {
+    "login_timeout": 5,
+    "prompt_timeout": 3,
+    "react_timeout": 1.5,
+    "reconnect_timeout": 4,
+    "outage": 0.6,
+    "window": 1,
+}
+
+
+@pytest.fixture
+async def chat_url() -> AsyncIterator[str]:
+    """The real chat consumer under uvicorn, in this event loop, on a free loopback port."""
+    worlds.reset()  # the shared world and every room
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        application, ws="websockets-sansio", lifespan="off", log_config=None, access_log=False
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    await eventually(lambda: server.started)
+    yield f"ws://127.0.0.1:{sock.getsockname()[1]}/"
+    server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    worlds.reset()  # the shared world and every room
+
+
+async def play_grader(client: GoodClient) -> None:
+    """Do in the client what each prompt asks, as a grader with a mouse would."""
+    run = get_agent().run
+    assert run is not None
+    done: set[str] = set()
+    while run.active:
+        step = run.step
+        if step == "dialogue" and step not in done:
+            done.add(step)
+            # A grader looks first: the bot's two messages shown, the deleted one gone.
+            await eventually(lambda: len(client.unread(run.bot.login)) == 2)
+            await client.open_dialogue(run.bot.login)
+            await asyncio.sleep(0.1)
+            await client.click_history()
+        elif step == "actions" and step not in done:
+            done.add(step)
+            await client.send_text("Hi checker")
+            await asyncio.sleep(0.1)
+            await client.edit_last("Hi checker, edited")
+            await client.send_text("This one goes")
+            await asyncio.sleep(0.1)
+            await client.delete_last()
+            await client.send_text("")  # the empty message: a good client refuses it
+        await asyncio.sleep(0.02)
+
+
+async def check(client: GoodClient, student=None) -> CheckReport:
+    agent = get_agent()
+    await agent.start_run(
+        login=client.login, student_id=student.pk if student else None, options=FAST
+    )
+    client.start()
+    await asyncio.wait_for(play_grader(client), 40)
+    await asyncio.wait_for(agent.run.task, 10)  # judged and saved
+    await client.stop()
+    return await saved(agent.run.report_id)
+
+
+async def saved(pk: int) -> CheckReport:
+    """The report as stored; database_sync_to_async closes the connection it used."""
+    return await database_sync_to_async(
+        lambda: CheckReport.objects.select_related("student").get(pk=pk)
+    )()
+
+
+def verdicts(report: CheckReport) -> dict[str, str]:
+    return {item["code"]: item["status"] for item in report.items}
+
+
+def item(report: CheckReport, code: str) -> dict:
+    return next(i for i in report.items if i["code"] == code)
+
+
+async def test_a_correct_client_passes_every_item_with_the_frames_as_evidence(chat_url, student):
+    report = await check(GoodClient(chat_url, "good-ann"), student)
+
+    assert report.status == "finished"
+    assert report.student == student and report.login == "good-ann"
+    assert verdicts(report) == {
+        "5.1": "passed",
+        "5.4": "passed",
+        "6.2": "passed",
+        "6.12": "passed",
+        "6.13": "passed",
+        "7.3": "passed",
+        "8.1": "passed",
+        "8.2": "passed",
+        "11.1": "passed",
+        "11.2": "passed",
+        "P.1": "passed",
+        "P.2": "passed",
+    }
+    relogin = item(report, "11.2")
+    assert "after the loss" in relogin["summary"]
+    kinds = [(f["dir"], f["type"]) for f in relogin["evidence"]]
+    assert ("mark", "loss") in kinds and ("out", "USER_LOGIN") in kinds
+    delivered = item(report, "8.1")
+    assert any(f["type"] == "MSG_DELIVER" for f in delivered["evidence"])
+    # Every item that passed shows at least the frames behind it, passwords masked.
+    for entry in report.items:
+        if entry["status"] == "passed" and entry["code"] not in ("P.1", "P.2"):
+            assert entry["evidence"], entry["code"]
+    logins = [f for f in report.transcript if f["type"] == "USER_LOGIN" and f["dir"] == "in"]
+    assert logins and all('"***"' in f["text"] for f in logins)
+    assert all('"pw"' not in f["text"] for f in report.transcript)
+
+
+async def test_a_misbehaving_client_fails_what_it_did_wrong_and_the_rest_is_not_observed(
+    chat_url,
+):
+    client = BadClient(chat_url, "bad-ben")
+    report = await check(client)
+
+    assert report.status == "finished"
+    assert report.student is None
+    assert verdicts(report) == {
+        "5.1": "failed",  # never asked for USER_INACTIVE
+        "5.4": "failed",  # no count or history for the listed users
+        "6.2": "failed",  # wrote to the bot without ever fetching the history
+        "6.12": "not_observed",  # never deleted anything
+        "6.13": "failed",  # edited to an empty text
+        "7.3": "failed",  # sent an empty message
+        "8.1": "not_observed",  # never logged in again after its connection was cut
+        "8.2": "failed",  # replied in the dialogue but never marked a message read
+        "11.1": "failed",
+        "11.2": "failed",
+        "P.1": "failed",
+        "P.2": "failed",
+    }
+    empty = item(report, "7.3")
+    assert any(f["type"] == "MSG_SEND" and f["dir"] == "in" for f in empty["evidence"])
+    errors = item(report, "P.1")
+    assert "'incorrect request structure': 2 time(s)" in errors["details"]
+    assert "'incorrect message id': 1 time(s)" in errors["details"]
+    assert "the same USER_ACTIVE request" in item(report, "P.2")["summary"]
+    assert "not connected when the loss" in " ".join(item(report, "11.1")["details"])
+
+
+async def test_a_check_waits_for_the_login_and_a_run_can_be_stopped_by_the_grader(chat_url):
+    agent = get_agent()
+    state = await agent.start_run(login="late-cid", options={**FAST, "login_timeout": 30})
+    assert state["step"] == "login" and "late-cid" in state["prompt"]
+    with pytest.raises(Exception, match="already running"):
+        await agent.start_run(login="other")
+    client = GoodClient(chat_url, "late-cid")
+    client.start()
+    # Stopped once the client has its user lists: what it did so far is judged.
+    await eventually(lambda: agent.run.step == "dialogue" and len(client._lists) == 2, timeout=10)
+    agent.run.stop()
+    await eventually(lambda: not agent.run.active and agent.run.status == "stopped")
+    await client.stop()
+    report = await saved(state["report_id"])
+    assert report.status == "stopped"
+    assert verdicts(report)["5.1"] == "passed"  # seen before the stop
+    assert verdicts(report)["11.1"] == "not_observed"
+    assert agent.hub.tap is None  # nobody watches any more: the hot path is untapped

@@ -1,0 +1,182 @@
+"""The mentors' live socket on the full site ASGI stack: who gets in, what they see."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from courseware.asgi import site_application
+from courseware.models import Mentorship
+from courseware.roles import MENTORS
+from quizzes import live
+from quizzes.attempts import attempt_answer, attempt_start
+from quizzes.models import Attempt
+from tests.conftest import make_user
+from tests.quizkit import (  # role_groups: an autouse fixture restoring the role groups
+    DEMO,
+    ORIGIN,
+    load_quiz,
+    role_groups,  # noqa: F401
+    session_cookie,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PATH = "/ws/mentor/live/"
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(module, student, other_student, mentor, admin_user):
+    """alice (mentor's) and bob (mentor2's) each have an attempt of the demo test open."""
+    other_mentor = make_user("mentor2", group=MENTORS)
+    Mentorship.objects.create(mentor=mentor, student=student)
+    Mentorship.objects.create(mentor=other_mentor, student=other_student)
+    quiz = load_quiz(DEMO)
+    alice_attempt = attempt_start(quiz=quiz, user=student)
+    question = alice_attempt.questions.get(position=0)
+    attempt_answer(attempt=alice_attempt, position=0, option_ids=question.option_order[:1])
+    bob_attempt = attempt_start(quiz=quiz, user=other_student)
+    return SimpleNamespace(
+        quiz=quiz,
+        alice=student,
+        bob=other_student,
+        alice_attempt=alice_attempt,
+        bob_attempt=bob_attempt,
+        cookies={
+            "student": session_cookie(student),
+            "mentor": session_cookie(mentor),
+            "other mentor": session_cookie(other_mentor),
+            "admin": session_cookie(admin_user),
+        },
+    )
+
+
+def socket(world, viewer: str | None, origin=ORIGIN, path: str = PATH) -> WebsocketCommunicator:
+    headers = [origin]
+    if viewer is not None:
+        headers.append(world.cookies[viewer])
+    return WebsocketCommunicator(site_application, path, headers=headers)
+
+
+async def event_for(attempt: Attempt, event: str) -> dict:
+    def build() -> dict:
+        fresh = Attempt.objects.select_related("user").get(pk=attempt.pk)
+        return live.progress_event(fresh, event)
+
+    return await sync_to_async(build)()
+
+
+@pytest.mark.parametrize(
+    ("viewer", "origin"),
+    [
+        (None, ORIGIN),
+        ("student", ORIGIN),
+        ("mentor", (b"origin", b"http://evil.example")),
+    ],
+)
+async def test_strangers_students_and_foreign_origins_are_refused_at_the_handshake(
+    world, viewer, origin
+):
+    connected, _ = await socket(world, viewer, origin).connect()
+    assert connected is False
+
+
+async def test_a_mentor_gets_a_snapshot_of_their_students_open_attempts_only(world):
+    client = socket(world, "mentor")
+    connected, _ = await client.connect()
+    assert connected
+    snapshot = await client.receive_json_from()
+    assert snapshot["type"] == "snapshot"
+    (only,) = snapshot["attempts"]
+    assert only == {
+        "event": "snapshot",
+        "quiz": world.quiz.pk,
+        "attempt": world.alice_attempt.pk,
+        "user": world.alice.pk,
+        "username": "alice",
+        "number": 1,
+        "status": "open",
+        "answered": 1,
+        "total": 4,
+        "started_at": world.alice_attempt.started_at.isoformat(),
+        "deadline": None,
+    }
+    await client.disconnect()
+
+
+async def test_an_admin_gets_every_students_open_attempts(world):
+    client = socket(world, "admin")
+    assert (await client.connect())[0]
+    snapshot = await client.receive_json_from()
+    assert {a["username"] for a in snapshot["attempts"]} == {"alice", "bob"}
+    await client.disconnect()
+
+
+async def test_progress_events_are_forwarded_only_for_the_mentors_own_students(world):
+    mentor, other = socket(world, "mentor"), socket(world, "other mentor")
+    for client in (mentor, other):
+        assert (await client.connect())[0]
+        await client.receive_json_from()  # the snapshot
+    layer = get_channel_layer()
+    group = live.progress_group(world.quiz.pk)
+    await layer.group_send(group, await event_for(world.bob_attempt, "answered"))
+    await layer.group_send(group, await event_for(world.alice_attempt, "answered"))
+
+    got = await mentor.receive_json_from()
+    assert (got["type"], got["event"], got["user"], got["answered"]) == (
+        "progress",
+        "answered",
+        world.alice.pk,
+        1,
+    )
+    assert await mentor.receive_nothing(timeout=0.2)
+    bobs = await other.receive_json_from()
+    assert (bobs["username"], bobs["event"]) == ("bob", "answered")
+    assert await other.receive_nothing(timeout=0.2)
+    for client in (mentor, other):
+        await client.disconnect()
+
+
+async def test_a_student_answering_on_their_own_socket_updates_their_mentors_view(world):
+    mentor = socket(world, "mentor")
+    assert (await mentor.connect())[0]
+    await mentor.receive_json_from()
+    student = socket(world, "student", path=f"/ws/quizzes/attempts/{world.alice_attempt.pk}/")
+    assert (await student.connect())[0]
+    assert (await student.receive_json_from())["type"] == "state"
+    online = await mentor.receive_json_from()
+    assert (online["event"], online["username"]) == ("online", "alice")
+
+    options = await sync_to_async(
+        lambda: world.alice_attempt.questions.get(position=1).option_order
+    )()
+    await student.send_json_to({"type": "answer", "question": 1, "options": options[:1]})
+    assert (await student.receive_json_from())["type"] == "saved"
+    answered = await mentor.receive_json_from()
+    assert (answered["event"], answered["answered"], answered["total"]) == ("answered", 2, 4)
+
+    await student.disconnect()
+    offline = await mentor.receive_json_from()
+    assert offline["event"] == "offline"
+    await mentor.disconnect()
+
+
+async def test_refresh_sends_a_new_snapshot_and_junk_is_ignored(world):
+    client = socket(world, "mentor")
+    assert (await client.connect())[0]
+    await client.receive_json_from()
+    await client.send_to(text_data="not json {")
+    await client.send_json_to({"type": "nonsense"})
+    assert await client.receive_nothing(timeout=0.2)
+    await client.send_json_to({"type": "refresh"})
+    again = await client.receive_json_from()
+    assert again["type"] == "snapshot" and len(again["attempts"]) == 1
+    await client.disconnect()
