@@ -263,6 +263,33 @@ def test_a_dropped_connection_reconnects_and_saves_what_was_chosen_meanwhile(
     context.close()
 
 
+def test_choices_made_faster_than_the_servers_frame_budget_are_all_saved(site, page, st2, student):
+    errors: list[str] = []
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framereceived", lambda f: errors.append(f) if "error" in f else None),
+    )
+    log_in(page.context, site, student)
+    page.goto(f"{site}/quizzes/st2-websockets/")
+    page.get_by_role("button", name="Start attempt 1").click()
+    expect(page.locator("#attempt-live")).to_contain_text("Connected")
+    attempt = Attempt.objects.get(user=student)
+    singles = [q for q in drawn(attempt) if len(key_of(q)) == 1]
+    # Hundreds of clicks in one go, each question ending on its key: far more frames than
+    # the attempt socket's burst, so the server refuses many of them as too fast.
+    clicks = [
+        (q.position, o) for _ in range(15) for q in singles for o in [*wrong_of(q), *key_of(q)]
+    ]
+    page.evaluate(
+        """clicks => { for (const [q, o] of clicks)
+             document.querySelector(`input[name="q${q}"][value="${o}"]`).click(); }""",
+        clicks,
+    )
+    expect(page.locator("#attempt-live")).to_have_text("All answers saved.", timeout=20_000)
+    assert any("rate_limited" in frame for frame in errors)
+    assert saved_answers(attempt) == {q.position: key_of(q) for q in singles}
+
+
 def test_without_javascript_the_form_saves_confirms_and_submits(site, browser, demo, student):
     context = browser.new_context(java_script_enabled=False)
     log_in(context, site, student)

@@ -29,6 +29,7 @@
   let deadlineAt = null; // performance.now() when time runs out, from the server's clock
   let reloadTimer = null;
   let ref = 0;
+  let resendTimer = null; // the server refused frames for coming too fast: send again soon
   const pending = new Map(); // position -> option ids chosen but not yet acknowledged
   const announced = new Set();
 
@@ -218,6 +219,16 @@
         if (frame.code === "bad_answer" && typeof frame.question === "number") {
           pending.delete(frame.question);
           send({ type: "sync" });
+        }
+        if (frame.code === "rate_limited") {
+          // Quick clicking can outrun the server's frame budget; the refused choices are
+          // still pending here, so send the latest of each once the budget has refilled.
+          clearTimeout(resendTimer);
+          resendTimer = setTimeout(() => {
+            for (const [position, options] of pending) sendAnswer(position, options);
+          }, 1000);
+          say("Saving…");
+          break;
         }
         if (frame.code !== "closed") say(frame.message);
         break;
