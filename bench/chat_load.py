@@ -16,6 +16,9 @@ no per-frame tasks), so one generator process can outrun the servers it measures
 generator built on the `websockets` library topped out near 3,000 msg/s here.
 
     python bench/chat_load.py --url ws://127.0.0.1:4000/ --clients 100 --pid 1234
+
+With several --url (and --pid) the clients are spread round-robin over several server
+processes, and memory and CPU are summed over them (bench/scale_compare.py does this).
 """
 
 from __future__ import annotations
@@ -68,6 +71,11 @@ def rss_kib(pid: int | None) -> int | None:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return None
+
+
+def total_rss_kib(pids: list[int]) -> int | None:
+    """Resident memory summed over every server process; None when none is given."""
+    return sum(rss_kib(pid) or 0 for pid in pids) if pids else None
 
 
 class Stats:
@@ -249,15 +257,16 @@ class Load:
         self.clients: list[Client] = []
 
     async def connect(self) -> None:
+        """Client i connects to url[i % len(url)]: spread over several servers if given."""
         loop = asyncio.get_running_loop()
-        url = urlsplit(self.args.url)
-        self.clients = [Client(i, self.args.url, self) for i in range(self.args.clients)]
+        urls = self.args.url
+        self.clients = [Client(i, urls[i % len(urls)], self) for i in range(self.args.clients)]
         # Open in batches, as a class of students would, without a SYN flood on the backlog.
         for batch in range(0, len(self.clients), 100):
             chunk = self.clients[batch : batch + 100]
             await asyncio.gather(
                 *(
-                    loop.create_connection(lambda c=c: c, url.hostname, url.port or 80)
+                    loop.create_connection(lambda c=c: c, c.url.hostname, c.url.port or 80)
                     for c in chunk
                 )
             )
@@ -338,7 +347,11 @@ class Load:
 
     def cpu(self, since: dict | None = None, elapsed: float = 0.0) -> dict:
         """CPU used by the server and by this generator: shares of one core over `elapsed`."""
-        used = {"server": cpu_s(self.args.pid) if self.args.pid else None, "generator": cpu_s(None)}
+        pids = self.args.pid
+        used = {
+            "server": sum(cpu_s(pid) or 0 for pid in pids) if pids else None,
+            "generator": cpu_s(None),
+        }
         if since is None:
             return used
         return {
@@ -367,11 +380,11 @@ class Load:
 
 async def run(args: argparse.Namespace) -> dict:
     load = Load(args)
-    result: dict = {"clients": args.clients, "rss_idle_kib": rss_kib(args.pid)}
+    result: dict = {"clients": args.clients, "rss_idle_kib": total_rss_kib(args.pid)}
     await load.connect()
-    result["rss_connected_kib"] = rss_kib(args.pid)
+    result["rss_connected_kib"] = total_rss_kib(args.pid)
     result["login_storm"] = await load.login_storm()
-    result["rss_logged_in_kib"] = rss_kib(args.pid)
+    result["rss_logged_in_kib"] = total_rss_kib(args.pid)
     if args.saturate > 0:
         result["saturated"] = await load.saturate()
     if args.rate > 0:
@@ -379,7 +392,7 @@ async def run(args: argparse.Namespace) -> dict:
         # one wall-clock time, so every server is measured through the same noise.
         await asyncio.sleep(max(0.0, getattr(args, "rate_start_at", 0.0) - time.time()))
         result["fixed_rate"] = await load.fixed_rate()
-    result["rss_end_kib"] = rss_kib(args.pid)
+    result["rss_end_kib"] = total_rss_kib(args.pid)
     for client in load.clients:
         if client.transport is not None:
             client.transport.close()
@@ -388,7 +401,9 @@ async def run(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="ws://127.0.0.1:4000/")
+    parser.add_argument(
+        "--url", nargs="+", default=["ws://127.0.0.1:4000/"], help="several: clients round-robin"
+    )
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--saturate", type=float, default=5.0, help="seconds of closed loop")
     parser.add_argument("--inflight", type=int, default=2, help="outstanding sends per client")
@@ -398,7 +413,9 @@ def main() -> None:
         "--rate-start-at", type=float, default=0.0, help="epoch seconds: start the fixed rate then"
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="per phase")
-    parser.add_argument("--pid", type=int, default=None, help="server PID, for memory figures")
+    parser.add_argument(
+        "--pid", type=int, nargs="*", default=[], help="server PIDs: memory and CPU are summed"
+    )
     args = parser.parse_args()
     try:
         import uvloop  # the generator must not be the bottleneck

@@ -1,7 +1,7 @@
 """One process, two processes on Redis, and the reference: the chat load, in one run.
 
 For each repeat, N and target, fresh servers start (and, for the two-process target, a
-private redis-server), bench/scale_load.py runs its phases with the clients spread over
+private redis-server), bench/chat_load.py runs its phases with the clients spread over
 the target's processes, and the servers stop. Targets:
 
 - ``one``: `manage.py chatserver` alone (no REDIS_URL), the embedded default;
@@ -38,7 +38,7 @@ from pathlib import Path
 import chat_compare
 import launch
 
-SCALE_LOAD = Path(__file__).with_name("scale_load.py")
+LOAD = Path(__file__).with_name("chat_load.py")
 LIFETIME_S = 900
 PREFIX = "bench"
 
@@ -126,10 +126,10 @@ def run_one(name: str, ports: list[int], clients: int, args: argparse.Namespace)
         redis_before = redis_memory_kib(running["redis"]) if "redis" in running else None
         load = [
             sys.executable,
-            str(SCALE_LOAD),
-            "--urls",
+            str(LOAD),
+            "--url",
             *(f"ws://127.0.0.1:{port}/" for port in running["urls"]),
-            "--pids",
+            "--pid",
             *map(str, running["pids"]),
             "--clients",
             str(clients),

@@ -441,28 +441,31 @@ def _own_message_action(rec: Recording, code: str, kind: str, verb: str) -> Resu
     )
 
 
-def delete_own(rec: Recording) -> Result:
-    """6.12: deleting one's own message."""
-    result = _own_message_action(rec, "6.12", "MSG_DELETE", "deleted")
-    deleted = rec.mark(M_MESSAGES)
-    if deleted and deleted.info.get("deleted"):
+# What the grader should look for on the student's screen once the bot itself has
+# deleted or edited one of its messages (items 6.12 and 6.13).
+_BOT_HINTS = {
+    "deleted": "it vanished from the student's screen and the unread count went down",
+    "edited": "the student's screen shows the new text and an edited mark",
+}
+
+
+def _with_bot_hint(result: Result, rec: Recording, verb: str) -> Result:
+    mark = rec.mark(M_MESSAGES)
+    if mark and mark.info.get(verb):
         result.details.append(
-            f"The bot deleted one of its messages at {clock(deleted.t)}: check that it vanished "
-            "from the student's screen and the unread count went down."
+            f"The bot {verb} one of its messages at {clock(mark.t)}: check that {_BOT_HINTS[verb]}."
         )
     return result
+
+
+def delete_own(rec: Recording) -> Result:
+    """6.12: deleting one's own message."""
+    return _with_bot_hint(_own_message_action(rec, "6.12", "MSG_DELETE", "deleted"), rec, "deleted")
 
 
 def edit_own(rec: Recording) -> Result:
     """6.13: editing one's own message, never to an empty text."""
-    result = _own_message_action(rec, "6.13", "MSG_EDIT", "edited")
-    edited = rec.mark(M_MESSAGES)
-    if edited and edited.info.get("edited"):
-        result.details.append(
-            f"The bot edited one of its messages at {clock(edited.t)}: check that the student's "
-            "screen shows the new text and an edited mark."
-        )
-    return result
+    return _with_bot_hint(_own_message_action(rec, "6.13", "MSG_EDIT", "edited"), rec, "edited")
 
 
 def no_empty_message(rec: Recording) -> Result:

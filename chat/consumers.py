@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -109,19 +110,27 @@ class DirectWriter:
 
 
 class _Turn:
-    """The DirectWriters holding frames, flushed once the loop's current turn is done."""
+    """The DirectWriters holding frames, per event loop, flushed once the loop's turn is done.
+
+    Kept per loop: a loop may stop before its flush runs (a test's loop, say), and frames
+    held for it must not keep later loops from scheduling their own flush.
+    """
 
     def __init__(self) -> None:
-        self.holding: list[DirectWriter] = []
+        self.holding: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[DirectWriter]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def hold(self, writer: DirectWriter) -> None:
-        if not self.holding:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self.holding.append(writer)
+        loop = asyncio.get_running_loop()
+        writers = self.holding.get(loop)
+        if writers is None:
+            writers = self.holding[loop] = []
+            loop.call_soon(self.flush, loop)
+        writers.append(writer)
 
-    def flush(self) -> None:
-        holding, self.holding = self.holding, []
-        for writer in holding:
+    def flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        for writer in self.holding.pop(loop, ()):
             writer.flush()
 
 

@@ -11,13 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from chat.outbox import Outbox, Send, Write, text_frame
-from chat.protocol import ChatWorld, Close, redact
+from chat import jscodec
+from chat.frames import STRUCTURE_ERROR, Close, Send
+from chat.outbox import Outbox, Write, text_frame
+from chat.outbox import Send as AsgiSend
+from chat.protocol import ChatWorld, redact
 
 if TYPE_CHECKING:
     from chat.recorder import Tap
 
 frames_log = logging.getLogger("chat.frames")
+# How every "incorrect request structure" reply ends, whatever id it echoes.
+_STRUCTURE_TAIL = STRUCTURE_ERROR.removeprefix('{"id":null')
 LOG_LEVELS = ("ALL", "ERROR", "INCOMING", "OUTCOMING", "NONE")
 
 
@@ -36,7 +41,7 @@ class Hub:
 
     def open(
         self,
-        send: Send,
+        send: AsgiSend,
         abort: Callable[[], None],
         backlog: Callable[[], int] | None = None,
         close: Callable[[], None] | None = None,
@@ -71,12 +76,23 @@ class Hub:
         return True
 
     def receive(self, conn: Any, frame: str | bytes) -> None:
-        if self.log in ("ALL", "INCOMING") or (self.log == "ERROR" and '"ERROR"' in str(frame)):
-            text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-            frames_log.info("incoming %s %s", conn, redact(text))
+        actions = self.world.receive(conn, frame)
+        if self.log in ("ALL", "INCOMING", "ERROR"):
+            self._log_incoming(conn, frame, actions)
         if self.tap is not None:
             self.tap.incoming(conn, frame)
-        self.deliver(self.world.receive(conn, frame))
+        self.deliver(actions)
+
+    def _log_incoming(self, conn: Any, frame: str | bytes, actions: list[Any]) -> None:
+        """As the reference's logger: a frame refused as malformed (bad JSON or envelope)
+        is not logged, and LOG=ERROR keeps only frames whose type is "error" in any case."""
+        reply = actions[-1] if actions else None  # the core answers the sender last
+        if isinstance(reply, Send) and reply.text.endswith(_STRUCTURE_TAIL):
+            return
+        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+        if self.log == "ERROR" and jscodec.loads(text)["type"].lower() != "error":
+            return  # well-formed, or the core would have refused it: a dict with a str type
+        frames_log.info("incoming %s %s", conn, redact(text))
 
     def close(self, conn: Any) -> None:
         """The socket closed: the user goes offline and the others hear of it."""

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from chat import reports, worlds
+from chat import cluster, reports, worlds
 from chat.agent import OPTION_RANGES
 from chat.checkrun import RunOptions
 from chat.checks import ITEMS
@@ -40,10 +40,14 @@ def console(request: HttpRequest) -> HttpResponse:
     students = students_visible_to(request.user).order_by("username")
     defaults = RunOptions()
     world = _world(request)
-    # The worlds this process holds; with Redis the chat may be elsewhere, so the current
-    # one and the shared one are always offered.
-    known = {w.key: w.label for w in worlds.list_worlds()} if not settings.REDIS_URL else {}
-    known = {worlds.SHARED: "/", **known, world: worlds.world_label(world)}
+    # The worlds that exist now: with the cluster, those any process owns (their leases in
+    # Redis); otherwise those this process holds. The shared and the current world are
+    # always offered, even before anyone connects to them.
+    if settings.REDIS_URL and settings.CHAT_CLUSTER:
+        held = cluster.cluster_worlds()
+    else:
+        held = [w.key for w in worlds.list_worlds()]
+    known = {key: worlds.world_label(key) for key in [worlds.SHARED, *held, world]}
     context = {
         "world": world,
         "world_label": worlds.world_label(world),

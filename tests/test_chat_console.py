@@ -495,3 +495,29 @@ def test_the_console_page_points_a_room_at_its_own_world(client, mentor, setting
     html = client.get("/chat/console/?room=Grader1").content.decode()
     assert 'data-ws-path="/ws/chat/console/?world=room.grader1"' in html
     assert f"ws://localhost:{settings.CHAT_PORT}/rooms/grader1" in html
+
+
+def test_the_console_offers_every_world_that_exists_now(client, mentor, settings):
+    """Rooms held here without Redis; with the cluster, every world some process owns."""
+    room = f"room.z{uuid.uuid4().hex[:8]}"
+    client.force_login(mentor)
+    if settings.REDIS_URL and settings.CHAT_CLUSTER:
+        import redis
+
+        from chat.cluster import LAYER
+
+        key = f"{settings.CHANNEL_LAYERS[LAYER]['CONFIG']['prefix']}:lease:{room}"
+        owner = redis.Redis.from_url(settings.REDIS_URL)
+        owner.set(key, "another-process", px=30_000)
+        try:
+            html = client.get("/chat/console/").content.decode()
+        finally:
+            owner.delete(key)
+    else:
+        worlds.get_hub(room)
+        try:
+            html = client.get("/chat/console/").content.decode()
+        finally:
+            worlds.forget(room)
+    assert f'<option value="{room}">{worlds.world_label(room)}</option>' in html
+    assert f'<option value="{worlds.SHARED}" selected>/</option>' in html

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from chat.outbox import Outbox
 
@@ -177,3 +178,34 @@ async def test_otherwise_close_is_an_asgi_close_with_no_code():
         {"type": "websocket.send", "text": "bye"},
         {"type": "websocket.close", "code": None},
     ]
+
+
+def test_frames_held_by_a_loop_that_stopped_early_do_not_stall_the_next_loop():
+    """The direct write path flushes once per loop turn (chat.consumers._turn)."""
+    from chat.consumers import _turn
+
+    flushed: list[str] = []
+
+    class Writer:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def flush(self) -> None:
+            flushed.append(self.name)
+
+    async def hold_then_interrupt() -> None:
+        _turn.hold(Writer("old"))  # type: ignore[arg-type]
+        raise KeyboardInterrupt  # the loop stops before its turn ends: no flush
+
+    stopped = asyncio.new_event_loop()
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.run_until_complete(hold_then_interrupt())
+    stopped.close()
+    assert flushed == []
+
+    async def hold_in_a_new_loop() -> None:
+        _turn.hold(Writer("new"))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+
+    asyncio.run(hold_in_a_new_loop())
+    assert flushed == ["new"]

@@ -30,7 +30,9 @@
   let reloadTimer = null;
   let ref = 0;
   let resendTimer = null; // the server refused frames for coming too fast: send again soon
-  const pending = new Map(); // position -> option ids chosen but not yet acknowledged
+  // position -> {options, ref}: chosen here and not yet acknowledged; ref is that of the
+  // latest frame sent for it, the only one whose reply settles it.
+  const pending = new Map();
   const announced = new Set();
 
   function say(text) {
@@ -55,10 +57,6 @@
       .filter((input) => input.checked)
       .map((input) => Number(input.value))
       .sort((a, b) => a - b);
-  }
-
-  function sameIds(a, b) {
-    return a.length === b.length && a.every((id, i) => id === b[i]);
   }
 
   function setWas(position, ids) {
@@ -91,16 +89,21 @@
     return false;
   }
 
-  function sendAnswer(position, options) {
+  function sendAnswer(position) {
+    const entry = pending.get(position);
     ref += 1;
-    return send({ type: "answer", question: position, options, ref });
+    entry.ref = ref;
+    return send({ type: "answer", question: position, options: entry.options, ref });
+  }
+
+  function sendPending() {
+    for (const position of pending.keys()) sendAnswer(position);
   }
 
   function saveAnswer(position) {
-    const options = chosen(position);
-    pending.set(position, options);
+    pending.set(position, { options: chosen(position), ref: null });
     showProgress();
-    if (sendAnswer(position, options)) {
+    if (sendAnswer(position)) {
       say("Saving…");
     } else {
       say("Not connected: this answer is kept here and saved when the connection returns. You can also press Save answers.");
@@ -116,13 +119,15 @@
       });
       setWas(position, ids);
     }
-    for (const [position, options] of pending) sendAnswer(position, options);
+    sendPending();
     showProgress();
   }
 
   function onSaved(frame) {
+    // An earlier frame may carry the same choice as the latest and still be followed by
+    // another choice: only the reply to the latest frame means the page and server agree.
     const mine = pending.get(frame.question);
-    if (mine && sameIds(mine, frame.options)) pending.delete(frame.question);
+    if (mine && frame.ref === mine.ref) pending.delete(frame.question);
     setWas(frame.question, frame.options);
     say(pending.size ? "Saving…" : "All answers saved.");
   }
@@ -216,7 +221,8 @@
         setRemaining(frame.remaining);
         break;
       case "error":
-        if (frame.code === "bad_answer" && typeof frame.question === "number") {
+        const refused = typeof frame.question === "number" && pending.get(frame.question);
+        if (frame.code === "bad_answer" && refused && frame.ref === refused.ref) {
           pending.delete(frame.question);
           send({ type: "sync" });
         }
@@ -224,9 +230,7 @@
           // Quick clicking can outrun the server's frame budget; the refused choices are
           // still pending here, so send the latest of each once the budget has refilled.
           clearTimeout(resendTimer);
-          resendTimer = setTimeout(() => {
-            for (const [position, options] of pending) sendAnswer(position, options);
-          }, 1000);
+          resendTimer = setTimeout(sendPending, 1000);
           say("Saving…");
           break;
         }
