@@ -47,7 +47,6 @@ LEASE_S = 30.0  # a console that stops renewing is forgotten after this
 FLUSH_S = 0.2
 MAX_BATCH = 1000  # frames per push to the consoles; beyond that they are counted, not sent
 RECENT = 300  # frames a newly opened console starts with
-CONSOLE_TEXT = 20_000  # characters of a frame sent to the consoles
 STALE_S = 10.0  # a command that waited this long in Redis is ignored
 MAX_LISTED = 500  # connections listed in the presence panel
 PRESENCE_TYPES = frozenset({"USER_LOGIN", "USER_LOGOUT"})
@@ -150,15 +149,6 @@ def console_group(world: str) -> str:
     return f"chat-console.{world}"
 
 
-def console_frame(frame: Frame) -> dict[str, Any]:
-    """A frame as the console page shows it."""
-    data = frame.as_dict()
-    if len(frame.text) > CONSOLE_TEXT:
-        data["text"] = frame.text[:CONSOLE_TEXT]
-        data["info"] = {**frame.info, "cut": frame.info.get("cut", len(frame.text))}
-    return data
-
-
 class Agent:
     """One per hub: the recorder the hub taps, the bots, the run, and the console stream."""
 
@@ -202,7 +192,7 @@ class Agent:
             or (frame.dir == MARK and frame.type == "clear")
         ):
             self.presence_changed = True
-        data = console_frame(frame)
+        data = frame.as_dict()  # the recorder has cut long texts already
         self.recent.append(data)
         if len(self.pending) < MAX_BATCH:
             self.pending.append(data)

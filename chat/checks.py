@@ -22,7 +22,6 @@ from chat import frames as errors
 from chat.recorder import CLOSE, IN, KICK, MARK, OPEN, OUT, REFUSED, Frame
 
 PASSED, FAILED, NOT_OBSERVED = "passed", "failed", "not_observed"
-STATUSES = (PASSED, FAILED, NOT_OBSERVED)
 
 # Marker names a check run writes (chat.checkrun) and the rules read.
 M_START, M_END = "run-start", "run-end"
@@ -134,16 +133,14 @@ class Recording:
         self.by_seq = {f.seq: f for f in self.frames}
         self.end = self.frames[-1].t if self.frames else 0.0
         self.marks: dict[str, list[Frame]] = defaultdict(list)
-        self.bot_conns: set[Any] = set()
         self.student_conns: set[Any] = set()
         self.replies: dict[int, Frame] = {}  # request seq -> the reply on its connection
         for f in self.frames:
             if f.dir == MARK:
                 self.marks[f.type or ""].append(f)
-            if f.bot:
-                self.bot_conns.add(f.conn)
-            elif f.login == login or (
-                f.dir in (IN, OUT) and f.type == "USER_LOGIN" and f.info.get("login") == login
+            if not f.bot and (
+                f.login == login
+                or (f.dir in (IN, OUT) and f.type == "USER_LOGIN" and f.info.get("login") == login)
             ):
                 # The login on the frame covers a client that logged in before the run began.
                 self.student_conns.add(f.conn)
@@ -153,7 +150,6 @@ class Recording:
                     self.replies.setdefault(f.cause, f)
         bot = self.mark(M_BOT)
         self.bot_login: str | None = bot.info.get("bot") if bot else None
-        self.helper_login: str | None = bot.info.get("helper") if bot else None
         self.sessions = self._sessions()
 
     def mark(self, name: str) -> Frame | None:
@@ -355,11 +351,12 @@ def history(rec: Recording) -> Result:
             details,
             [first, reply],
         )
+    bot_ids = _bot_message_ids(rec)
     used = [
         f
         for f in rec.requests()
         if (f.type == "MSG_SEND" and f.info.get("to") == bot)
-        or (f.type == "MSG_READ" and f.info.get("msg") in _bot_message_ids(rec))
+        or (f.type == "MSG_READ" and f.info.get("msg") in bot_ids)
     ]
     if used:
         return _result(

@@ -323,7 +323,9 @@ class Cluster:
 
         self.redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
         loop = asyncio.get_running_loop()
-        self._tasks = [
+        # Added to, not replaced: the start task itself is held here too (the loop keeps
+        # only weak references to tasks).
+        self._tasks += [
             loop.create_task(self._receive_forever(), name="chat-cluster-receive"),
             loop.create_task(self._beat_forever(), name="chat-cluster-heartbeat"),
         ]
@@ -607,11 +609,6 @@ _cluster: Cluster | None = None
 
 def running() -> Cluster | None:
     """This process's cluster membership, if it joined one."""
-    return _cluster
-
-
-def get_cluster() -> Cluster:
-    assert _cluster is not None, "chat.cluster.start() was not called"
     return _cluster
 
 

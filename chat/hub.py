@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 frames_log = logging.getLogger("chat.frames")
 # How every "incorrect request structure" reply ends, whatever id it echoes.
 _STRUCTURE_TAIL = STRUCTURE_ERROR.removeprefix('{"id":null')
-LOG_LEVELS = ("ALL", "ERROR", "INCOMING", "OUTCOMING", "NONE")
 
 
 class Hub:
@@ -89,7 +88,7 @@ class Hub:
         reply = actions[-1] if actions else None  # the core answers the sender last
         if isinstance(reply, Send) and reply.text.endswith(_STRUCTURE_TAIL):
             return
-        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+        text = jscodec.text_of(frame)
         if self.log == "ERROR" and jscodec.loads(text)["type"].lower() != "error":
             return  # well-formed, or the core would have refused it: a dict with a str type
         frames_log.info("incoming %s %s", conn, redact(text))
@@ -172,9 +171,14 @@ def get_hub() -> Hub:
     global _hub
     if _hub is None:
         freeze_startup_objects()
-        world = ChatWorld(max_frame_bytes=settings.CHAT_MAX_FRAME_BYTES)
-        _hub = Hub(world, max_queue_bytes=settings.CHAT_MAX_QUEUE_BYTES, log=settings.CHAT_LOG)
+        _hub = new_hub()
     return _hub
+
+
+def new_hub() -> Hub:
+    """An empty world with the settings' limits and log level (the shared one, or a room)."""
+    world = ChatWorld(max_frame_bytes=settings.CHAT_MAX_FRAME_BYTES)
+    return Hub(world, max_queue_bytes=settings.CHAT_MAX_QUEUE_BYTES, log=settings.CHAT_LOG)
 
 
 def reset_hub() -> None:

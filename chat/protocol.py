@@ -150,6 +150,6 @@ class ChatWorld:
         size = len(frame)
         if size > self.max_frame_bytes:
             return True
-        if isinstance(frame, str) and size * 4 > self.max_frame_bytes:
+        if isinstance(frame, str):  # the caller saw size * 4 > max_frame_bytes
             return len(frame.encode("utf-8", "surrogatepass")) > self.max_frame_bytes
         return False

@@ -72,11 +72,6 @@ class Frame:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Frame:
-        names = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in data.items() if k in names})
-
 
 def _request_key(kind: str, payload: object) -> str:
     """A short fingerprint of a request without its id: equal keys are repeated requests."""
@@ -191,7 +186,8 @@ class Recorder:
 
     def incoming(self, conn: Hashable, data: str | bytes) -> None:
         frame = self._frame(IN, conn, login=self.login_of(conn))
-        self._fill(frame, jscodec.text_of(data), masked=redact(data))
+        text = jscodec.text_of(data)
+        self._fill(frame, text, masked=redact(text))
         self._cause = frame.seq  # what the hub delivers next is this frame's doing
         self._emit(frame)
 

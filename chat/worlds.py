@@ -27,7 +27,6 @@ from django.conf import settings
 
 from chat import hub as hub_module
 from chat.hub import Hub
-from chat.protocol import ChatWorld
 
 if TYPE_CHECKING:
     from chat.cluster import Proxy
@@ -92,11 +91,6 @@ _last_busy: dict[str, float] = {}  # monotonic: when a room last had a connectio
 _reaper: asyncio.Task | None = None
 
 
-def _new_hub() -> Hub:
-    world = ChatWorld(max_frame_bytes=settings.CHAT_MAX_FRAME_BYTES)
-    return Hub(world, max_queue_bytes=settings.CHAT_MAX_QUEUE_BYTES, log=settings.CHAT_LOG)
-
-
 def get_hub(world: str = SHARED) -> Hub:
     """The hub of `world` in this process, made on first use (rooms up to CHAT_MAX_ROOMS)."""
     if world == SHARED:
@@ -107,15 +101,10 @@ def get_hub(world: str = SHARED) -> Hub:
             reap()
             if len(_rooms) >= settings.CHAT_MAX_ROOMS:
                 raise WorldRefused(ROOMS_FULL, "too many rooms are open; try again later")
-        hub = _rooms[world] = _new_hub()
+        hub = _rooms[world] = hub_module.new_hub()
         _start_reaper()
     _last_busy[world] = time.monotonic()
     return hub
-
-
-def held(world: str) -> Hub | None:
-    """The hub of `world` if this process holds it already; never makes one."""
-    return hub_module._hub if world == SHARED else _rooms.get(world)
 
 
 def forget(world: str) -> None:
@@ -153,8 +142,7 @@ def reap(now: float | None = None) -> list[str]:
         elif now - _last_busy.get(world, now) >= idle:
             gone.append(world)
     for world in gone:
-        _rooms.pop(world, None)
-        _last_busy.pop(world, None)
+        forget(world)
         for listener in _on_forget:
             listener(world)
     return gone

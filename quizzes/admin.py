@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -246,10 +246,10 @@ class QuestionAdmin(admin.ModelAdmin):
                 v.number,
                 v.number,
                 v.created_at.strftime("%Y-%m-%d %H:%M"),
-                v.attempt_questions.count(),
+                v.drawn,
                 " (current)" if v.id == obj.current_id else "",
             )
-            for v in obj.versions.order_by("-number")
+            for v in obj.versions.annotate(drawn=Count("attempt_questions")).order_by("-number")
         ]
         return format_html_join(
             "",

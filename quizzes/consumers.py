@@ -90,10 +90,7 @@ def _fetch(**lookup: Any) -> Attempt | None:
 def _load(attempt_id: int, user: Model) -> tuple[Attempt | None, list]:
     """The user's attempt (None if it is not theirs), after grading it if overdue."""
     found = _fetch(pk=attempt_id, user=user)
-    if found is None:
-        return None, []
-    sends = live.expire_overdue(quiz=found.quiz, user=user)
-    return _fetch(pk=attempt_id), sends
+    return (None, []) if found is None else _finish_state(found)
 
 
 def _answers(attempt: Attempt) -> dict[str, list[int]]:

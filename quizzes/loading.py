@@ -23,12 +23,12 @@ from pydantic import (
 )
 
 from courseware.models import Module
+from courseware.modules import Link
 from courseware.yamlspec import Located, Problem, SpecError, read_located
 from quizzes.models import KEY_PATTERN, Question, QuestionContent, Quiz
 
 Slug = Annotated[StrictStr, Field(pattern=KEY_PATTERN, max_length=50)]
 Key = Annotated[StrictStr, Field(pattern=KEY_PATTERN, max_length=80)]
-Link = Annotated[StrictStr, Field(pattern=r"^(https?://\S+|/\S*)$", max_length=500)]
 
 
 def _not_blank(value: str) -> str:

@@ -16,11 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 import websockets
-from django.contrib.auth.models import Group
-
-from courseware.roles import MENTORS, STUDENTS
 
 
 class GoodClient:
@@ -253,18 +249,3 @@ async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> Non
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
-
-
-@pytest.fixture(autouse=True)
-def role_groups(request) -> None:
-    """The role groups again, after an earlier transactional test's flush wiped them.
-
-    Autouse where imported. The groups come from a data migration; serialized_rollback
-    would restore them, but it fails after a transactional test without it (the flush
-    re-creates content types first).
-    """
-    marker = request.node.get_closest_marker("django_db")
-    if marker and marker.kwargs.get("transaction"):
-        request.getfixturevalue("transactional_db")
-        for name in (STUDENTS, MENTORS):
-            Group.objects.get_or_create(name=name)

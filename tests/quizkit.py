@@ -64,16 +64,6 @@ def session_cookie(user) -> tuple[bytes, bytes]:
     return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
-@pytest.fixture(autouse=True)
-def role_groups(request):
-    """The role groups, which come from a data migration that a transactional test's
-    flush wipes; get_or_create, so it costs nothing when they are there."""
-    if request.node.get_closest_marker("django_db"):
-        request.getfixturevalue("db")
-        for name in (STUDENTS, MENTORS):
-            Group.objects.get_or_create(name=name)
-
-
 @pytest.fixture(scope="module")
 def fresh_db_after(django_db_setup, django_db_blocker):
     """When the module is done, leave the database as a fresh test database.
@@ -93,23 +83,3 @@ def fresh_db_after(django_db_setup, django_db_blocker):
         else:
             for name in (STUDENTS, MENTORS):
                 Group.objects.get_or_create(name=name)
-
-
-@pytest.fixture(scope="module")
-def serialized_db(django_db_setup):
-    """The serialized copy of the test database, taken before Playwright starts."""
-    return getattr(connections["default"], "_test_serialized_contents", None)
-
-
-@pytest.fixture(scope="module")
-def browser_db(serialized_db, browser):
-    """The browser, with serialized_rollback still working while it runs.
-
-    Playwright's sync API moves the tests into another context, where Django opens a
-    new connection object without the serialized copy: the restore is then skipped, and
-    the flush recreates content types under new ids. Handing the copy over keeps
-    serialized_rollback working in browser tests.
-    """
-    if serialized_db is not None:
-        connections["default"]._test_serialized_contents = serialized_db
-    return browser

@@ -19,11 +19,10 @@ from chat import worlds
 from chat.agent import get_agent
 from chat.models import CheckReport
 from chat.routing import application
-from tests.funchat_clients import (  # role_groups: autouse, the role groups
+from tests.funchat_clients import (
     BadClient,
     GoodClient,
     eventually,
-    role_groups,  # noqa: F401
 )
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]

@@ -20,7 +20,6 @@ from chat.agent import control_channel, get_agent, listen
 from chat.models import CheckReport
 from courseware.asgi import application
 from courseware.models import Mentorship
-from tests.funchat_clients import role_groups  # noqa: F401 - autouse: the role groups
 
 ORIGIN = (b"origin", b"http://localhost")
 

@@ -19,7 +19,6 @@ from tests.conftest import PASSWORD
 from tests.funchat_clients import (
     GoodClient,
     eventually,
-    role_groups,  # noqa: F401 - autouse: the role groups
 )
 from tests.servers import free_port, server_process
 

@@ -16,11 +16,10 @@ from quizzes import live
 from quizzes.attempts import attempt_answer, attempt_start
 from quizzes.models import Attempt
 from tests.conftest import make_user
-from tests.quizkit import (  # role_groups: an autouse fixture restoring the role groups
+from tests.quizkit import (
     DEMO,
     ORIGIN,
     load_quiz,
-    role_groups,  # noqa: F401
     session_cookie,
 )
 

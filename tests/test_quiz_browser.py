@@ -11,14 +11,13 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from quizzes.models import Attempt, Quiz
-from tests.quizkit import (  # role_groups: an autouse fixture
+from tests.quizkit import (
     DEMO,
     ST2,
     drawn,
     fresh_db_after,  # noqa: F401
     key_of,
     load_quiz,
-    role_groups,  # noqa: F401
     session_cookie,
     wrong_of,
 )

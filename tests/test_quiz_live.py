@@ -26,7 +26,7 @@ from quizzes import live
 from quizzes.attempts import AttemptClosed, attempt_answer, attempt_start
 from quizzes.models import Attempt, Quiz
 from tests.conftest import make_user
-from tests.quizkit import (  # role_groups: an autouse fixture
+from tests.quizkit import (
     DEMO,
     ORIGIN,
     client_for,
@@ -35,7 +35,6 @@ from tests.quizkit import (  # role_groups: an autouse fixture
     fresh_db_after,  # noqa: F401
     key_of,
     load_quiz,
-    role_groups,  # noqa: F401
     session_cookie,
 )
 from tests.servers import free_port, server_process

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from courseware.markup import render_markdown
 from quizzes.models import Attempt, Quiz
-from tests.quizkit import (  # role_groups: an autouse fixture
+from tests.quizkit import (
     DEMO,
     ST2,
     client_for,
@@ -21,7 +21,6 @@ from tests.quizkit import (  # role_groups: an autouse fixture
     form_data,
     key_of,
     load_quiz,
-    role_groups,  # noqa: F401
     wrong_of,
 )
 

@@ -31,7 +31,6 @@ from tests.quizkit import (
     fresh_db_after,  # noqa: F401
     key_of,
     load_quiz,
-    role_groups,  # noqa: F401 - an autouse fixture
     session_cookie,
     wrong_of,
 )
