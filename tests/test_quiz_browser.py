@@ -165,6 +165,8 @@ def test_at_the_time_limit_the_server_grades_the_attempt_while_the_page_is_close
     page = context.new_page()
     page.goto(f"{site}/quizzes/st2-websockets/")
     page.get_by_role("button", name="Start attempt 1").click()
+    # Choose once the page's script runs: a click before it would not be sent.
+    expect(page.locator("#attempt-live")).to_contain_text("Connected")
     attempt = Attempt.objects.get(user=student)
     question = drawn(attempt)[0]
     choose(page, question, key_of(question))
