@@ -121,8 +121,9 @@ def load_quizzes(specs: dict[str, tuple[int, int]]) -> None:
 def right_answers(attempt) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     for question in attempt.questions.prefetch_related("version__options"):
-        right = [str(o.id) for o in question.version.options.all() if o.correct]
-        fields[f"q{question.position}"] = right
+        right = [o.id for o in question.version.options.all() if o.correct]
+        # The form names options by the attempt's random values, not by their ids.
+        fields[f"q{question.position}"] = question.values_of(right)
     return fields
 
 
@@ -274,9 +275,9 @@ def load_run(ports: list[int], cohort: list[dict], *, together: bool) -> dict:
     # As the live page does: answers were saved one by one while the student worked
     # (not timed here); the submit then carries no answer that changed.
     for attempt in attempts.values():
-        for field, chosen in right_answers(attempt).items():
-            option_ids = [int(i) for i in chosen]
-            attempt_answer(attempt=attempt, position=int(field[1:]), option_ids=option_ids)
+        for question in attempt.questions.prefetch_related("version__options"):
+            right = [o.id for o in question.version.options.all() if o.correct]
+            attempt_answer(attempt=attempt, position=question.position, option_ids=right)
 
     submit = {"csrfmiddlewaretoken": csrf, "action": "submit", "confirm": "1"}
     submitted = fire(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -41,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # Login throttling: failed logins are counted in its tables (see AXES_* below).
+    "axes",
     "courseware",
     "quizzes",
     "chat",
@@ -50,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "courseware.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -57,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "courseware.urls"
@@ -136,6 +143,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First, so that a locked-out client is refused before its password is even checked.
+    "courseware.security.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -171,6 +183,40 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
 
+# Login throttling (django-axes), for the site's login and the admin's alike: after
+# LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
+# refused for LOGIN_LOCKOUT_MINUTES. Keyed on the pair, so a classroom behind one address
+# is not locked out by one student, nor is the account for everyone else. The address is
+# REMOTE_ADDR: uvicorn already takes it from X-Forwarded-For when the proxy is on loopback.
+AXES_ENABLED = env.bool("LOGIN_THROTTLE", default=True)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Tries during the lockout do not restart it, so "try again in N minutes" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+# Only failures are kept; a row for every successful login would serve no one here.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_CALLABLE = "courseware.security.lockout_response"
+
+# Content-Security-Policy (django-csp): scripts and styles come only from our static files,
+# so an injected <script> or style="" does nothing. connect-src also gets the page's own
+# ws:// and wss:// origin per request (courseware.security), for browsers in which 'self'
+# does not cover WebSockets. Django's admin needs no exception (tests/test_security_browser.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+    }
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -198,6 +244,11 @@ if CHAT_LOG not in ("ALL", "ERROR", "INCOMING", "OUTCOMING", "NONE"):
 # access). An open attempt page is sent the remaining time this often.
 QUIZ_SWEEP_SECONDS = env.float("QUIZ_SWEEP_SECONDS", default=5)
 QUIZ_CLOCK_SECONDS = env.float("QUIZ_CLOCK_SECONDS", default=5)
+# Answer writes per attempt (quizzes.pacing), shared by all its sockets, tabs and form
+# posts: a burst of this many (never fewer than the attempt's questions, so a whole page
+# saves in one post), then this many a second.
+QUIZ_ANSWER_BURST = env.int("QUIZ_ANSWER_BURST", default=20)
+QUIZ_ANSWER_RATE = env.float("QUIZ_ANSWER_RATE", default=5.0)
 
 # Several chat processes (chat.cluster, BENCHMARKS.md "Scale-out"): with REDIS_URL every chat
 # world (the shared one, and each room) lives in one owner process, elected with a Redis

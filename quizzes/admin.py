@@ -18,7 +18,8 @@ from django.utils.html import format_html, format_html_join
 
 from courseware.markup import render_markdown
 from courseware.models import Objective
-from quizzes.attempts import PaperOption, PaperQuestion, render_inline
+from quizzes.attempts import render_inline
+from quizzes.grading import review_never_opens
 from quizzes.loading import MAX_OPTIONS, MIN_OPTIONS, quiz_dump
 from quizzes.models import (
     Attempt,
@@ -31,6 +32,7 @@ from quizzes.models import (
     key_validator,
     link_validator,
 )
+from quizzes.paper import PaperOption, PaperQuestion
 
 
 def _lines(value: str) -> str:
@@ -304,7 +306,9 @@ class QuestionAdmin(admin.ModelAdmin):
             position=0,
             kind=version.kind,
             html=render_markdown(version.text),
-            options=[PaperOption(o.id, render_inline(o.text)) for o in version.options.all()],
+            options=[
+                PaperOption(str(o.position), render_inline(o.text)) for o in version.options.all()
+            ],
             chosen=frozenset(),
         )
         context = {
@@ -425,6 +429,13 @@ class QuizAdmin(admin.ModelAdmin):
         # The slug names the YAML file and the module owns the objectives questions use.
         fixed = ["slug", "module"] if obj is not None else []
         return [*fixed, *self.readonly_fields]
+
+    def save_model(self, request: HttpRequest, obj: Quiz, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Saved anyway: a closing time may come later, but the author must know now.
+        problem = review_never_opens(obj.rules())
+        if problem:
+            self.message_user(request, problem, messages.WARNING)
 
     def get_form(self, request: HttpRequest, obj: Quiz | None = None, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, **kwargs)

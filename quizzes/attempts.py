@@ -1,27 +1,29 @@
-"""Starting, answering, submitting and reviewing attempts: the rows around quizzes.grading.
+"""Starting, answering and submitting attempts: the rows around quizzes.grading.
 
 Every write that depends on a student's earlier attempts first locks their Result
 row for the test (Result.lock), so two requests at once (two tabs, a double click,
 a script) run one after the other and the attempt cap holds. RS App read the count
 and inserted without a lock (quiz-anchors §1.7); the unique constraints on Attempt
-are the second line of defence.
+are the second line of defence. Answer writes also check the deadline and take from the
+attempt's allowance (quizzes.pacing) under those locks, on a clock read once they are held.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from courseware.markup import render_markdown
-from quizzes import grading
+from quizzes import grading, pacing
 from quizzes.models import (
     Answer,
     Attempt,
@@ -30,6 +32,9 @@ from quizzes.models import (
     Quiz,
     Result,
 )
+
+# Where a start's randomness comes from; tests swap in a seeded random.Random.
+draw_random: Callable[[], random.Random] = secrets.SystemRandom
 
 
 class AttemptError(Exception):
@@ -50,47 +55,13 @@ class BadAnswer(AttemptError):
     """The chosen options do not fit the question."""
 
 
-@dataclass(frozen=True)
-class PaperOption:
-    id: int
-    html: SafeString
+class RateLimited(AttemptError):
+    """Answers came faster than the attempt's allowance (quizzes.pacing); none was saved."""
 
-
-@dataclass(frozen=True)
-class PaperQuestion:
-    """A drawn question as the student answers it: never any correct flag."""
-
-    position: int
-    kind: str
-    html: SafeString
-    options: list[PaperOption]
-    chosen: frozenset[int]
-
-
-@dataclass(frozen=True)
-class ReviewOption:
-    id: int
-    html: SafeString
-    chosen: bool
-    correct: bool | None  # None unless the policy shows the key
-
-
-@dataclass(frozen=True)
-class ReviewQuestion:
-    position: int
-    kind: str
-    html: SafeString
-    options: list[ReviewOption]
-    is_correct: bool
-    explanation_html: SafeString | None  # None unless the policy shows explanations
-    source: str
-    objective: str
-
-
-@dataclass(frozen=True)
-class Review:
-    access: grading.ReviewAccess
-    questions: list[ReviewQuestion]
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        wait = max(1, math.ceil(retry_after))
+        super().__init__(f"Too many answers in a short time: wait {wait} s, then save again.")
 
 
 def render_inline(text: str) -> SafeString:
@@ -140,7 +111,7 @@ def attempt_start(
     Raises StartRefused with the reason and the time it becomes possible.
     """
     now = _now(now)
-    rng = rng or secrets.SystemRandom()
+    rng = rng or draw_random()
     attempts_expire_overdue(quiz=quiz, user=user, now=now)
     with transaction.atomic():
         Result.lock(quiz=quiz, user=user)
@@ -178,14 +149,32 @@ def attempt_start(
             rng.shuffle(order)
             rows.append(
                 AttemptQuestion(
-                    attempt=attempt, version_id=version_id, position=position, option_order=order
+                    attempt=attempt,
+                    version_id=version_id,
+                    position=position,
+                    option_order=order,
+                    option_values=new_option_values(len(order), rng),
                 )
             )
         AttemptQuestion.objects.bulk_create(rows)
     return attempt
 
 
-def _locked_open(attempt: Attempt, now: datetime) -> Attempt:
+def new_option_values(count: int, rng: random.Random) -> list[str]:
+    """`count` distinct random values for a question's options, as its page names them.
+
+    64 random bits each: nothing about an option (its id, its place in the bank, whether
+    it is correct) can be read from its value, and sorting the values is a fresh shuffle.
+    """
+    values: list[str] = []
+    while len(values) < count:
+        value = f"{rng.getrandbits(64):016x}"
+        if value not in values:
+            values.append(value)
+    return values
+
+
+def _locked_open(attempt: Attempt) -> Attempt:
     """Lock the attempt's rows; raise AttemptClosed if it is no longer open."""
     Result.lock(quiz=attempt.quiz, user=attempt.user)
     locked = Attempt.objects.select_for_update().get(pk=attempt.pk)
@@ -208,26 +197,73 @@ def _save_answer(question: AttemptQuestion, option_ids: Sequence[int]) -> Answer
     return answer
 
 
+def _writable(attempt: Attempt, now: datetime | None, *, writes: int) -> Attempt:
+    """Lock the open attempt, check its deadline, and take `writes` from its allowance.
+
+    The clock is read once the lock is held: a write that waited for it (another tab's
+    save, a grading sweep) past the deadline is refused, not stored late.
+    """
+    locked = _locked_open(attempt)
+    now = _now(now)
+    if locked.is_overdue(now):
+        raise AttemptClosed("Time is up: answers can no longer be changed.")
+    spent = pacing.spend(
+        level=locked.allowance,
+        filled_at=locked.allowance_at,
+        now=now,
+        cost=writes,
+        size=pacing.capacity(
+            burst=settings.QUIZ_ANSWER_BURST, question_count=locked.question_count
+        ),
+        rate=settings.QUIZ_ANSWER_RATE,
+    )
+    if not spent.allowed:
+        raise RateLimited(spent.retry_after)
+    locked.allowance, locked.allowance_at = spent.level, now
+    locked.save(update_fields=["allowance", "allowance_at"])
+    return locked
+
+
+def attempt_answers(
+    *, attempt: Attempt, answers: Mapping[int, Sequence[int]], now: datetime | None = None
+) -> tuple[dict[int, Answer], dict[int, str]]:
+    """Save (or replace) several answers {position (0-based): option ids} in one go.
+
+    Each answer is one write from the attempt's allowance; an empty list clears it.
+    Returns (the saved answers, the problems of those that did not fit), both by
+    position. Raises RateLimited if the allowance cannot cover them all, and
+    AttemptClosed once the attempt is over (after grading it if its time ran out):
+    then nothing is saved.
+    """
+    if attempt.is_overdue(_now(now)):
+        attempts_expire_overdue(quiz=attempt.quiz, user=attempt.user, now=now)
+    saved: dict[int, Answer] = {}
+    problems: dict[int, str] = {}
+    with transaction.atomic():
+        locked = _writable(attempt, now, writes=len(answers))
+        questions = {q.position: q for q in locked.questions.select_related("version")}
+        for position, option_ids in answers.items():
+            try:
+                if position not in questions:
+                    raise BadAnswer(f"Attempt {locked.number} has no question {position + 1}.")
+                saved[position] = _save_answer(questions[position], option_ids)
+            except BadAnswer as exc:
+                problems[position] = str(exc)
+    return saved, problems
+
+
 def attempt_answer(
     *, attempt: Attempt, position: int, option_ids: Sequence[int], now: datetime | None = None
 ) -> Answer:
     """Save (or replace) the options chosen for drawn question `position` (0-based).
 
-    An empty list clears the answer. After the deadline the attempt is graded with
-    what was saved before it, and AttemptClosed is raised.
+    One write from the allowance; raises BadAnswer if the options do not fit, and
+    otherwise as attempt_answers.
     """
-    now = _now(now)
-    if attempt.is_overdue(now):
-        attempts_expire_overdue(quiz=attempt.quiz, user=attempt.user, now=now)
-    with transaction.atomic():
-        locked = _locked_open(attempt, now)
-        if locked.is_overdue(now):
-            raise AttemptClosed("Time is up: answers can no longer be changed.")
-        try:
-            question = locked.questions.select_related("version").get(position=position)
-        except AttemptQuestion.DoesNotExist:
-            raise BadAnswer(f"Attempt {locked.number} has no question {position + 1}.") from None
-        return _save_answer(question, option_ids)
+    saved, problems = attempt_answers(attempt=attempt, answers={position: option_ids}, now=now)
+    if problems:
+        raise BadAnswer(problems[position])
+    return saved[position]
 
 
 def _grade(attempt: Attempt, now: datetime, *, expired: bool) -> Attempt:
@@ -292,9 +328,9 @@ def attempt_submit(
     the attempt was already finished (a second click, another tab) and BadAnswer for
     options that do not fit; then nothing is saved.
     """
-    now = _now(now)
     with transaction.atomic():
-        locked = _locked_open(attempt, now)
+        locked = _locked_open(attempt)
+        now = _now(now)  # read once the lock is held, as for any write
         expired = locked.is_overdue(now)
         if answers and not expired:
             questions = {q.position: q for q in locked.questions.select_related("version").all()}
@@ -319,84 +355,9 @@ def attempts_expire_overdue(
     for attempt in overdue.select_related("quiz", "user"):
         with transaction.atomic():
             try:
-                locked = _locked_open(attempt, now)
+                locked = _locked_open(attempt)
             except AttemptClosed:
                 continue  # someone else finished it meanwhile
             _grade(locked, now, expired=True)
             done += 1
     return done
-
-
-def attempt_paper(attempt: Attempt) -> list[PaperQuestion]:
-    """The drawn questions in order, options in the stored shuffled order, with no key."""
-    questions = attempt.questions.select_related("version", "answer").prefetch_related(
-        "version__options"
-    )
-    paper = []
-    for question in questions:
-        answer = getattr(question, "answer", None)
-        paper.append(
-            PaperQuestion(
-                position=question.position,
-                kind=question.version.kind,
-                html=render_markdown(question.version.text),
-                options=[
-                    PaperOption(o.id, render_inline(o.text)) for o in question.ordered_options()
-                ],
-                chosen=frozenset(answer.chosen) if answer else frozenset(),
-            )
-        )
-    return paper
-
-
-def attempt_review_access(*, attempt: Attempt, now: datetime | None = None) -> grading.ReviewAccess:
-    """What the test's review policy lets the student see of this attempt now."""
-    return grading.review_access(
-        rules=attempt.quiz.rules(),
-        finished=attempt.is_finished,
-        now=timezone.localtime(_now(now)),
-    )
-
-
-def attempt_review(*, attempt: Attempt, now: datetime | None = None) -> Review:
-    """The attempt's questions as the review policy allows (none if it is closed).
-
-    Correct flags and explanations are only filled in when the policy shows them; the
-    caller must still check that the attempt belongs to the person asking.
-    """
-    access = attempt_review_access(attempt=attempt, now=now)
-    if not access.allowed:
-        return Review(access, [])
-    questions = attempt.questions.select_related(
-        "version", "version__objective", "answer"
-    ).prefetch_related("version__options")
-    shown = []
-    for question in questions:
-        if access.questions == "wrong" and question.is_correct:
-            continue
-        answer = getattr(question, "answer", None)
-        chosen = set(answer.chosen) if answer else set()
-        version = question.version
-        shown.append(
-            ReviewQuestion(
-                position=question.position,
-                kind=version.kind,
-                html=render_markdown(version.text),
-                options=[
-                    ReviewOption(
-                        o.id,
-                        render_inline(o.text),
-                        o.id in chosen,
-                        o.correct if access.show_key else None,
-                    )
-                    for o in question.ordered_options()
-                ],
-                is_correct=bool(question.is_correct),
-                explanation_html=(
-                    render_markdown(version.explanation) if access.show_explanations else None
-                ),
-                source=version.source,
-                objective=version.objective.text,
-            )
-        )
-    return Review(access, shown)

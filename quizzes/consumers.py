@@ -5,11 +5,12 @@ cookie authenticates it (asgi.py checks the Origin first); only the attempt's ow
 gets in. Bad input never raises: it gets an error frame and the socket stays open.
 
 Client to server (JSON text frames, at most 4096 characters, about 5 a second):
-  {"type": "answer", "question": <position, 0-based>, "options": [<option id>, ...],
-   "ref": <optional str or int, echoed>}      an empty list clears the answer
+  {"type": "answer", "question": <position, 0-based>, "options": [<option value>, ...],
+   "ref": <optional str or int, echoed>}      an empty list clears the answer; values are
+                                              the page's random ones (quizzes.paper)
   {"type": "sync"}                            asks for a fresh "state"
 Server to client:
-  {"type": "state", "attempt", "number", "status", "answers": {"<position>": [ids]},
+  {"type": "state", "attempt", "number", "status", "answers": {"<position>": [values]},
    "answered", "total", "deadline": ISO or null, "remaining": seconds or null}
                                               on connect and on "sync"
   {"type": "saved", "question", "options", "answered", "total", "ref"?}
@@ -20,6 +21,10 @@ Server to client:
   {"type": "finished", "status": "submitted" | "expired", "result_url", "message"}
                                               then close 4410
 A socket that is not the owner's (or has no session) is refused at the handshake.
+
+Answers are paced per attempt, not per socket (quizzes.pacing): every socket, tab and
+form post of an attempt shares one allowance, so reconnecting adds nothing. Each socket
+also caps its own frames of any kind at the same rate, before they reach the database.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ from django.db.models import Model
 from django.utils import timezone
 
 from quizzes import live
-from quizzes.attempts import AttemptClosed, BadAnswer, attempt_answer
-from quizzes.models import Answer, Attempt
+from quizzes.attempts import AttemptClosed, BadAnswer, RateLimited
+from quizzes.models import Attempt
+from quizzes.paper import attempt_save_values, attempt_saved_values, is_value
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,8 @@ FINISHED = 4410
 MAX_FRAME_CHARS = 4096
 MAX_OPTIONS = 20
 MAX_REF_CHARS = 64
-# A token bucket per socket: bursts of BURST frames, RATE frames a second after that.
+# A token bucket per socket for frames of any kind: bursts of BURST, RATE a second after.
+# Answers also draw on the attempt's own allowance (quizzes.pacing).
 BURST, RATE = 20, 5.0
 
 
@@ -64,13 +71,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def parse_answer(content: dict) -> tuple[int, list[int]]:
-    """The (position, option ids) of an answer frame, or FrameError saying what is wrong."""
+def parse_answer(content: dict) -> tuple[int, list[str]]:
+    """The (position, option values) of an answer frame, or FrameError saying what is wrong."""
     position, options = content.get("question"), content.get("options")
     if not _is_int(position) or position < 0:
         raise FrameError("bad_frame", '"question" must be the question\'s position (0, 1, ...).')
-    if not isinstance(options, list) or not all(_is_int(o) for o in options):
-        raise FrameError("bad_frame", '"options" must be a list of option ids.')
+    if not isinstance(options, list) or not all(is_value(o) for o in options):
+        raise FrameError("bad_frame", '"options" must be a list of the page\'s option values.')
     if len(options) > MAX_OPTIONS:
         raise FrameError("bad_frame", f"At most {MAX_OPTIONS} options.")
     return position, options
@@ -93,16 +100,9 @@ def _load(attempt_id: int, user: Model) -> tuple[Attempt | None, list]:
     return (None, []) if found is None else _finish_state(found)
 
 
-def _answers(attempt: Attempt) -> dict[str, list[int]]:
-    rows = Answer.objects.filter(question__attempt=attempt).values_list(
-        "question__position", "chosen"
-    )
-    return {str(position): chosen for position, chosen in rows if chosen}
-
-
 def _save(
-    attempt: Attempt, position: int, options: list[int]
-) -> tuple[list[int] | None, int, list]:
+    attempt: Attempt, position: int, options: list[str]
+) -> tuple[list[str] | None, int, list]:
     """Save one answer: (stored choice, answered count, what to announce).
 
     The choice is None when the deadline had passed: then the attempt was graded here
@@ -112,10 +112,16 @@ def _save(
         sends = live.expire_overdue(quiz=attempt.quiz, user=attempt.user)
         if sends:
             return None, 0, sends
-        # Someone else graded it a moment ago: attempt_answer raises AttemptClosed.
-    answer = attempt_answer(attempt=attempt, position=position, option_ids=options)
+        # Someone else graded it a moment ago: the save raises AttemptClosed.
+    saved = attempt_save_values(attempt=attempt, choices={position: options})
+    if position in saved.problems:
+        raise BadAnswer(saved.problems[position])
     answered = live.answered_count(attempt.pk)
-    return answer.chosen, answered, live.announcements(attempt, "answered", answered=answered)
+    return (
+        saved.values[position],
+        answered,
+        live.announcements(attempt, "answered", answered=answered),
+    )
 
 
 def _ref(content: Any) -> str | int | None:
@@ -269,6 +275,9 @@ class AttemptConsumer(AsyncJsonWebsocketConsumer):
             )
         except BadAnswer as exc:
             raise FrameError("bad_answer", str(exc)) from None
+        except RateLimited as exc:
+            # The attempt's allowance, shared with its other sockets and form posts.
+            raise FrameError("rate_limited", str(exc)) from None
         except AttemptClosed as exc:
             # Submitted meanwhile (another tab's form), or its time just ran out.
             await self.error("closed", str(exc), content)
@@ -294,7 +303,7 @@ class AttemptConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_state(self) -> None:
         assert self.attempt is not None
-        answers = await database_sync_to_async(_answers)(self.attempt)
+        answers = await database_sync_to_async(attempt_saved_values)(self.attempt)
         self.answered = len(answers)
         await self.send_json(
             {

@@ -305,3 +305,26 @@ def review_access(*, rules: Rules, finished: bool, now: datetime) -> ReviewAcces
             )
     shown = "wrong answers" if rules.review_questions == "wrong" else "all questions"
     return result(True, f"Review of {shown} is open.")
+
+
+def review_never_opens(rules: Rules) -> str | None:
+    """Why this review policy can never open for anyone, or None if it can."""
+    if rules.review_when == "after_close" and rules.closes_at is None:
+        return (
+            "Review opens after the test closes, but the test has no closing time: no "
+            "student will ever see which questions they missed. Set a closing time, or "
+            "let review open right after each submission."
+        )
+    return None
+
+
+def score_at_risk(*, rules: Rules, counted: int | None) -> int | None:
+    """The counted score a new attempt would replace whatever it scores, or None.
+
+    Under "last attempt counts" (RS App's rule, rsschool-app #1500) the next attempt's
+    score replaces the current one even when it is lower, so any score above 0 can be
+    lost. Under "best attempt counts" nothing can be lost.
+    """
+    if rules.counting == "last" and counted:
+        return counted
+    return None

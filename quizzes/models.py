@@ -362,6 +362,10 @@ class Attempt(models.Model):
     max_score = models.PositiveIntegerField(null=True, blank=True)
     halved = models.BooleanField(default=False)
     receipt = models.TextField(blank=True)
+    # The answer allowance (quizzes.pacing), shared by every socket, tab and form post of
+    # the attempt; kept on its row so the lock that guards a write guards it too.
+    allowance = models.FloatField(null=True, blank=True, editable=False)
+    allowance_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = AttemptQuerySet.as_manager()
 
@@ -438,6 +442,9 @@ class AttemptQuestion(models.Model):
     )
     position = models.PositiveSmallIntegerField()
     option_order = models.JSONField(help_text="Option ids in the order shown to the student.")
+    # What the student's page calls each option, in option_order's order: random per
+    # attempt, so neither the values nor their order say anything about the key.
+    option_values = models.JSONField(default=list, editable=False)
     is_correct = models.BooleanField(null=True, blank=True)
 
     class Meta:
@@ -458,6 +465,18 @@ class AttemptQuestion(models.Model):
         """The version's options in the order this student was shown them."""
         by_id = {o.id: o for o in self.version.options.all()}
         return [by_id[i] for i in self.option_order]
+
+    def values_of(self, option_ids: list[int]) -> list[str]:
+        """The page's values for these option ids, sorted."""
+        value = dict(zip(self.option_order, self.option_values, strict=True))
+        return sorted(value[i] for i in option_ids)
+
+    def ids_of(self, values: list[str]) -> list[int] | None:
+        """The option ids behind the page's values; None if one is not this question's."""
+        option = dict(zip(self.option_values, self.option_order, strict=True))
+        if not all(v in option for v in values):
+            return None
+        return [option[v] for v in values]
 
 
 class Answer(models.Model):

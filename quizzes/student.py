@@ -15,8 +15,9 @@ from django.utils.dateformat import format as date_format
 
 from courseware.models import Objective, Resource
 from quizzes import grading
-from quizzes.attempts import BadAnswer, PaperQuestion
+from quizzes.attempts import BadAnswer
 from quizzes.models import Attempt, Quiz
+from quizzes.paper import PaperQuestion, is_value
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -53,7 +54,11 @@ def review_in_words(quiz: Quiz) -> str:
         extras.append("an explanation of each question")
     what += ", " + " and ".join(extras) if extras else " (the correct options are not shown)"
     if quiz.review_when == Quiz.ReviewWhen.AFTER_SUBMIT:
-        return f"Right after you submit an attempt you can review {what}."
+        return (
+            "Right after you submit an attempt, its result page lists each question you "
+            "missed with your own choice, its learning objective and the module resources "
+            f"to read again. You can also review {what}."
+        )
     when = f"at {moment(quiz.closes_at)}" if quiz.closes_at else "(no closing time is set yet)"
     return f"When the test closes {when} you can review {what}."
 
@@ -104,7 +109,8 @@ def rules_in_words(quiz: Quiz, *, pool_size: int) -> list[str]:
     if quiz.counting_attempt == Quiz.Counting.LAST:
         rules.append(
             "Your last attempt is the one that counts for your course score, even if an "
-            "earlier one scored higher."
+            "earlier one scored higher. Once you have a score, Start warns you that the new "
+            "attempt replaces it and asks you to confirm."
         )
     else:
         rules.append("Your best attempt is the one that counts for your course score.")
@@ -121,36 +127,37 @@ def rules_in_words(quiz: Quiz, *, pool_size: int) -> list[str]:
 class FormAnswers:
     """The answers a submitted attempt form changed, and the problems found in it."""
 
-    changed: dict[int, list[int]] = field(default_factory=dict)
+    changed: dict[int, list[str]] = field(default_factory=dict)  # position -> values
     problems: list[str] = field(default_factory=list)
 
 
-def _ids(values: Iterable[str]) -> list[int]:
-    ids = []
+def _values(values: Iterable[str]) -> list[str]:
+    chosen = []
     for value in values:
         value = value.strip()
         if not value:
             continue
-        if not value.isdigit():
+        if not is_value(value):
             raise BadAnswer(f"{value[:20]!r} is not an option.")
-        ids.append(int(value))
-    return ids
+        chosen.append(value)
+    return chosen
 
 
 def form_answers(data: Mapping, paper: list[PaperQuestion]) -> FormAnswers:
     """Read the attempt form: question fields q<pos>, with was<pos> as rendered.
 
-    Only questions whose choice differs from what the page showed are changed, so a
+    Options arrive as the attempt's random values (quizzes.paper), never as ids. Only
+    questions whose choice differs from what the page showed are changed, so a
     stale page (another tab, another device) does not undo answers it never touched.
     A form without was<pos> fields sets every question it names.
     """
     result = FormAnswers()
     for question in paper:
         try:
-            chosen = _ids(data.getlist(f"q{question.position}"))
+            chosen = _values(data.getlist(f"q{question.position}"))
             was = data.get(f"was{question.position}")
             if was is not None:
-                if sorted(set(chosen)) == sorted(set(_ids(was.split(",")))):
+                if sorted(set(chosen)) == sorted(set(_values(was.split(",")))):
                     continue
             elif f"q{question.position}" not in data:
                 continue

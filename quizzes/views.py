@@ -7,6 +7,9 @@ calls quizzes.attempts. Every page works without JavaScript.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -18,17 +21,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 from quizzes import live
 from quizzes.attempts import (
     AttemptClosed,
-    BadAnswer,
+    RateLimited,
     StartRefused,
-    attempt_answer,
-    attempt_paper,
-    attempt_review,
-    attempt_review_access,
-    attempt_start,
     attempt_submit,
     quiz_may_start,
 )
+from quizzes.feedback import attempt_feedback
 from quizzes.models import Attempt, Quiz, Result
+from quizzes.paper import attempt_paper, attempt_save_values
+from quizzes.retakes import (
+    ReplaceNotConfirmed,
+    attempt_start_confirmed,
+    replace_warning,
+    score_at_stake,
+)
+from quizzes.review import attempt_review
 from quizzes.student import (
     form_answers,
     objective_breakdown,
@@ -80,8 +87,10 @@ def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
         wait = None
         if not decision.allowed and decision.available_at and decision.available_at > now:
             wait = int((decision.available_at - now).total_seconds()) + 1
+        at_stake = score_at_stake(quiz=quiz, user=request.user) if decision.allowed else None
         context |= {
             "attempts": attempts,
+            "replace_warning": replace_warning(at_stake) if at_stake is not None else None,
             "current": next((a for a in attempts if not a.is_finished), None),
             "used": len(attempts),
             "decision": decision,
@@ -98,7 +107,20 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     live.expire_overdue_for(quiz=quiz, user=request.user)
     now = timezone.now()
     try:
-        attempt = attempt_start(quiz=quiz, user=request.user, now=now)
+        attempt = attempt_start_confirmed(
+            quiz=quiz,
+            user=request.user,
+            now=now,
+            confirmed=request.POST.get("replace") == "confirmed",
+        )
+    except ReplaceNotConfirmed as exc:
+        # The no-JavaScript path (and any stale page): ask here, start nothing.
+        context = {
+            "quiz": quiz,
+            "warning": str(exc),
+            "decision": quiz_may_start(quiz=quiz, user=request.user, now=now),
+        }
+        return render(request, "quizzes/start_confirm.html", context)
     except StartRefused as exc:
         messages.error(request, str(exc))
         return redirect("quizzes:quiz", quiz.slug)
@@ -107,8 +129,14 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect(_attempt_url(attempt))
 
 
-def _paper_context(attempt: Attempt) -> dict:
-    paper = attempt_paper(attempt)
+def _paper_context(attempt: Attempt, kept: Mapping[int, list[str]] | None = None) -> dict:
+    """The attempt page; `kept` shows choices that were not saved, to be saved again."""
+    stored = attempt_paper(attempt)
+    kept = kept or {}
+    # was<pos> stays what is stored, so a second Save sends the kept choices again.
+    paper = [
+        replace(q, chosen=frozenset(kept[q.position])) if q.position in kept else q for q in stored
+    ]
     deadline = attempt.deadline
     remaining = None
     if deadline is not None:
@@ -116,7 +144,7 @@ def _paper_context(attempt: Attempt) -> dict:
     return {
         "attempt": attempt,
         "quiz": attempt.quiz,
-        "questions": [(q, ",".join(str(i) for i in sorted(q.chosen))) for q in paper],
+        "questions": [(q, ",".join(sorted(s.chosen))) for q, s in zip(paper, stored, strict=True)],
         "paper": paper,
         "answered": sum(1 for q in paper if q.chosen),
         "total": len(paper),
@@ -137,16 +165,17 @@ def attempt_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     answers = form_answers(request.POST, paper)
     problems = list(answers.problems)
     try:
-        for position, option_ids in answers.changed.items():
-            try:
-                attempt_answer(attempt=attempt, position=position, option_ids=option_ids)
-            except BadAnswer as exc:
-                problems.append(str(exc))
+        # One write per changed answer, from the allowance the socket uses too.
+        saved = attempt_save_values(attempt=attempt, choices=answers.changed)
+    except RateLimited as exc:
+        context = _paper_context(attempt, kept=answers.changed) | {"problems": [str(exc)]}
+        return render(request, "quizzes/attempt.html", context, status=429)
     except AttemptClosed:
         live.expire_overdue_for(quiz=attempt.quiz, user=attempt.user)
         attempt.refresh_from_db()
         return _result_redirect(request, attempt)
-    if answers.changed:
+    problems += [saved.problems[p] for p in sorted(saved.problems)]
+    if saved.answers:
         live.publish_sync(live.announcements(attempt, "answered"))
     if problems:
         context = _paper_context(attempt) | {"problems": problems}
@@ -195,6 +224,8 @@ def result(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if not attempt.is_finished:
         return redirect(_attempt_url(attempt))
     quiz = attempt.quiz
+    feedback = attempt_feedback(attempt=attempt)
+    decision = quiz_may_start(quiz=quiz, user=request.user)
     context = {
         "attempt": attempt,
         "quiz": quiz,
@@ -202,8 +233,10 @@ def result(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "counted": Result.objects.filter(quiz=quiz, user=request.user).first(),
         "history": Attempt.objects.for_student(quiz, request.user).order_by("-number"),
         "breakdown": objective_breakdown(attempt),
-        "review": attempt_review_access(attempt=attempt),
-        "decision": quiz_may_start(quiz=quiz, user=request.user),
+        "feedback": feedback,
+        "review": feedback.access,
+        "decision": decision,
+        "at_stake": score_at_stake(quiz=quiz, user=request.user) if decision.allowed else None,
     }
     return render(request, "quizzes/result.html", context)
 

@@ -9,6 +9,7 @@ from django.db import connections
 from django.test import Client
 
 from courseware.roles import MENTORS, STUDENTS
+from quizzes.attempts import attempt_start, attempt_submit
 from quizzes.loading import quizzes_load
 from quizzes.models import Attempt, AttemptQuestion, Quiz
 
@@ -30,6 +31,15 @@ def wrong_of(question: AttemptQuestion) -> list[int]:
     return [next(o.id for o in question.version.options.all() if not o.correct)]
 
 
+def key_values(question: AttemptQuestion) -> list[str]:
+    """The correct options as the student's page names them (random values per attempt)."""
+    return question.values_of(key_of(question))
+
+
+def wrong_values(question: AttemptQuestion) -> list[str]:
+    return question.values_of(wrong_of(question))
+
+
 def drawn(attempt: Attempt) -> list[AttemptQuestion]:
     return list(
         attempt.questions.select_related("version__objective")
@@ -47,8 +57,8 @@ def form_data(attempt: Attempt, *, right: int, answered: int | None = None, **ex
     for question in questions:
         data[f"was{question.position}"] = ""
         if question.position < answered:
-            chosen = key_of(question) if question.position < right else wrong_of(question)
-            data[f"q{question.position}"] = [str(i) for i in chosen]
+            chosen = key_values(question) if question.position < right else wrong_values(question)
+            data[f"q{question.position}"] = chosen
     return data
 
 
@@ -83,3 +93,18 @@ def fresh_db_after(django_db_setup, django_db_blocker):
         else:
             for name in (STUDENTS, MENTORS):
                 Group.objects.get_or_create(name=name)
+
+
+def finished_attempt(quiz: Quiz, user, *, right: int, answered: int | None = None) -> Attempt:
+    """A submitted attempt, made with the domain functions (no page, no socket, so a
+    browser test can call it too): the first `right` questions correct, the rest wrong,
+    up to `answered` answered (default all)."""
+    attempt = attempt_start(quiz=quiz, user=user)
+    questions = drawn(attempt)
+    answered = len(questions) if answered is None else answered
+    answers = {
+        q.position: key_of(q) if q.position < right else wrong_of(q)
+        for q in questions
+        if q.position < answered
+    }
+    return attempt_submit(attempt=attempt, answers=answers)

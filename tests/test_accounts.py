@@ -38,6 +38,16 @@ def test_the_login_form_requires_a_csrf_token(student):
     assert response.status_code == 403
 
 
+def test_the_session_endpoint_says_only_whether_the_browser_is_logged_in(client, student):
+    """The attempt page asks it after a refused socket; it is never cached."""
+    response = client.get("/accounts/session/")
+    assert response.json() == {"authenticated": False}
+    assert "no-store" in response["Cache-Control"]
+    client.force_login(student)
+    assert client.get("/accounts/session/").json() == {"authenticated": True}
+    assert client.post("/accounts/session/").status_code == 405
+
+
 def test_the_admin_is_for_staff_only(client, student, admin_user):
     client.force_login(student)
     assert client.get("/admin/").status_code == 302
@@ -59,6 +69,46 @@ def test_demo_accounts_are_created_idempotently_with_known_passwords(db, setting
     assert Client().login(username="student2", password="student2-demo-pass")
     mentored = Mentorship.objects.filter(mentor__username="mentor")
     assert sorted(mentored.values_list("student__username", flat=True)) == demo[2:]
+
+
+def test_seed_demo_run_again_keeps_sessions_and_changed_passwords(db, settings, capsys):
+    """A second run (each `make run` does one) touches no existing account's password, so
+    a logged-in student stays logged in and a password the student changed still works."""
+    settings.DEBUG = True
+    call_command("seed_demo")
+    student = User.objects.get(username="student1")
+    student.set_password("my-own-secret-42")
+    student.save()
+    browser = Client()
+    assert browser.login(username="student1", password="my-own-secret-42")
+    assert browser.get("/accounts/session/").json() == {"authenticated": True}
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    assert browser.get("/accounts/session/").json() == {"authenticated": True}
+    assert Client().login(username="student1", password="my-own-secret-42")
+    assert not Client().login(username="student1", password="student1-demo-pass")
+    out = capsys.readouterr().out
+    assert "student1   (unchanged)" in out
+    assert out.rstrip().endswith("Demo accounts ready: 0 created, 4 kept")
+
+
+def test_seed_demo_resets_the_demo_passwords_only_when_asked(db, settings, capsys):
+    """--reset-passwords puts the printed demo passwords back, which ends their sessions."""
+    settings.DEBUG = True
+    call_command("seed_demo")
+    student = User.objects.get(username="student2")
+    student.set_password("my-own-secret-42")
+    student.save()
+    browser = Client()
+    assert browser.login(username="student2", password="my-own-secret-42")
+
+    call_command("seed_demo", "--reset-passwords")
+
+    assert Client().login(username="student2", password="student2-demo-pass")
+    assert browser.get("/accounts/session/").json() == {"authenticated": False}
+    assert "student2   student2-demo-pass" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("debug", [False])

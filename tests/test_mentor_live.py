@@ -159,7 +159,7 @@ async def test_a_student_answering_on_their_own_socket_updates_their_mentors_vie
     assert (online["event"], online["username"]) == ("online", "alice")
 
     options = await sync_to_async(
-        lambda: world.alice_attempt.questions.get(position=1).option_order
+        lambda: world.alice_attempt.questions.get(position=1).option_values
     )()
     await student.send_json_to({"type": "answer", "question": 1, "options": options[:1]})
     assert (await student.receive_json_from())["type"] == "saved"

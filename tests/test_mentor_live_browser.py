@@ -74,7 +74,7 @@ def test_the_live_view_follows_a_students_answers_without_a_reload(
     expect(page.locator(f'tr[data-attempt="{theirs.pk}"]')).to_have_count(0)
     page.evaluate("window.notReloaded = true")
 
-    questions = {q.position: q.option_order for q in attempt.questions.all()}
+    questions = {q.position: q.option_values for q in attempt.questions.all()}
     with student_socket(site, attempt, student) as ws:
         receive(ws, "state")
         for position in (0, 1):
@@ -89,7 +89,7 @@ def test_the_live_view_follows_a_students_answers_without_a_reload(
         # bob answers too, but he is not this mentor's student: nothing shows.
         with student_socket(site, theirs, other_student) as bob:
             receive(bob, "state")
-            first = theirs.questions.get(position=0).option_order[:1]
+            first = theirs.questions.get(position=0).option_values[:1]
             bob.send(json.dumps({"type": "answer", "question": 0, "options": first}))
             receive(bob, "saved")
     # The student's page closed: the row says so, still without a reload.

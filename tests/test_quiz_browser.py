@@ -17,9 +17,11 @@ from tests.quizkit import (
     drawn,
     fresh_db_after,  # noqa: F401
     key_of,
+    key_values,
     load_quiz,
     session_cookie,
     wrong_of,
+    wrong_values,
 )
 from tests.servers import free_port, server_process
 
@@ -63,9 +65,10 @@ def log_in(context, base: str, user) -> None:
     )
 
 
-def choose(page, question, option_ids: list[int]) -> None:
-    for option in option_ids:
-        page.locator(f'input[name="q{question.position}"][value="{option}"]').check()
+def choose(page, question, values: list[str]) -> None:
+    """Tick options by the values the page gives them (random per attempt, never ids)."""
+    for value in values:
+        page.locator(f'input[name="q{question.position}"][value="{value}"]').check()
 
 
 def saved_answers(attempt: Attempt) -> dict[int, list[int]]:
@@ -96,7 +99,7 @@ def test_a_student_takes_the_websockets_test_end_to_end(site, page, st2, student
 
     # Each choice is saved as it is made: no Save button pressed.
     for question in questions[:5]:
-        choose(page, question, key_of(question))
+        choose(page, question, key_values(question))
     expect(page.locator("#attempt-live")).to_have_text("All answers saved.")
     assert saved_answers(attempt) == {q.position: key_of(q) for q in questions[:5]}
     expect(page.locator("#attempt-progress-text")).to_have_text("5 of 20")
@@ -105,13 +108,17 @@ def test_a_student_takes_the_websockets_test_end_to_end(site, page, st2, student
     page.reload()
     expect(page.locator("#attempt-progress-text")).to_have_text("5 of 20")
     for question in questions[:5]:
-        for option in key_of(question):
+        for value in key_values(question):
             expect(
-                page.locator(f'input[name="q{question.position}"][value="{option}"]')
+                page.locator(f'input[name="q{question.position}"][value="{value}"]')
             ).to_be_checked()
 
     for question in questions[5:]:
-        choose(page, question, key_of(question) if question.position < 16 else wrong_of(question))
+        choose(
+            page,
+            question,
+            key_values(question) if question.position < 16 else wrong_values(question),
+        )
     expect(page.locator("#attempt-live")).to_have_text("All answers saved.")
     page.get_by_role("button", name="Submit attempt").click()  # all answered: no dialog
     page.wait_for_url(f"**/attempts/{attempt.pk}/result/")
@@ -136,8 +143,8 @@ def test_unanswered_questions_are_listed_in_a_dialog_before_submitting(site, pag
     page.get_by_role("button", name="Start attempt 1").click()
     attempt = Attempt.objects.get(user=student)
     questions = drawn(attempt)
-    choose(page, questions[0], key_of(questions[0]))
-    choose(page, questions[2], key_of(questions[2]))
+    choose(page, questions[0], key_values(questions[0]))
+    choose(page, questions[2], key_values(questions[2]))
     expect(page.locator("#attempt-live")).to_have_text("All answers saved.")
 
     page.get_by_role("button", name="Submit attempt").click()
@@ -169,7 +176,7 @@ def test_at_the_time_limit_the_server_grades_the_attempt_while_the_page_is_close
     expect(page.locator("#attempt-live")).to_contain_text("Connected")
     attempt = Attempt.objects.get(user=student)
     question = drawn(attempt)[0]
-    choose(page, question, key_of(question))
+    choose(page, question, key_values(question))
     expect(page.locator("#attempt-live")).to_have_text("All answers saved.")
     page.close()
 
@@ -222,18 +229,18 @@ def test_a_second_tab_takes_the_attempt_over_and_the_first_can_take_it_back(
     expect(first.get_by_role("button", name="Continue here")).to_be_focused()
     expect(first.locator(f'input[name="q{questions[0].position}"]').first).to_be_disabled()
 
-    choose(second, questions[0], key_of(questions[0]))
+    choose(second, questions[0], key_values(questions[0]))
     expect(second.locator("#attempt-live")).to_have_text("All answers saved.")
 
     first.get_by_role("button", name="Continue here").click()
     expect(second.get_by_role("alert")).to_contain_text("opened in another tab")
     # The first tab now shows the answer given in the second.
-    for option in key_of(questions[0]):
+    for value in key_values(questions[0]):
         expect(
-            first.locator(f'input[name="q{questions[0].position}"][value="{option}"]')
+            first.locator(f'input[name="q{questions[0].position}"][value="{value}"]')
         ).to_be_checked()
     expect(first.locator("#attempt-progress-text")).to_have_text("1 of 4")
-    choose(first, questions[1], key_of(questions[1]))
+    choose(first, questions[1], key_values(questions[1]))
     expect(first.locator("#attempt-live")).to_have_text("All answers saved.")
     assert set(saved_answers(attempt)) == {0, 1}
     context.close()
@@ -255,7 +262,7 @@ def test_a_dropped_connection_reconnects_and_saves_what_was_chosen_meanwhile(
     attempt = Attempt.objects.get(user=student)
     question = drawn(attempt)[2]
     expect(page.locator("#attempt-live")).to_contain_text("reconnecting")
-    choose(page, question, key_of(question))
+    choose(page, question, key_values(question))
     expect(page.locator("#attempt-live")).to_contain_text("Not connected")
     assert saved_answers(attempt) == {}
     with serve(port):
@@ -279,7 +286,10 @@ def test_choices_made_faster_than_the_servers_frame_budget_are_all_saved(site, p
     # Hundreds of clicks in one go, each question ending on its key: far more frames than
     # the attempt socket's burst, so the server refuses many of them as too fast.
     clicks = [
-        (q.position, o) for _ in range(15) for q in singles for o in [*wrong_of(q), *key_of(q)]
+        (q.position, o)
+        for _ in range(15)
+        for q in singles
+        for o in [*wrong_values(q), *key_values(q)]
     ]
     page.evaluate(
         """clicks => { for (const [q, o] of clicks)
@@ -302,14 +312,14 @@ def test_without_javascript_the_form_saves_confirms_and_submits(site, browser, d
     expect(
         page.get_by_text("Without JavaScript your answers are saved when you press")
     ).to_be_visible()
-    choose(page, questions[0], key_of(questions[0]))
-    choose(page, questions[1], wrong_of(questions[1]))
+    choose(page, questions[0], key_values(questions[0]))
+    choose(page, questions[1], wrong_values(questions[1]))
     page.get_by_role("button", name="Save answers").click()
     expect(page.get_by_text("Your answers are saved.")).to_be_visible()
     assert saved_answers(attempt) == {0: key_of(questions[0]), 1: wrong_of(questions[1])}
     expect(page.locator("#attempt-progress-text")).to_have_text("2 of 4")
 
-    choose(page, questions[2], key_of(questions[2]))
+    choose(page, questions[2], key_values(questions[2]))
     page.get_by_role("button", name="Submit attempt").click()
     page.wait_for_url("**/submit/")
     expect(page.get_by_text("You have not answered 1 of 4 questions.")).to_be_visible()

@@ -34,6 +34,7 @@ from tests.quizkit import (
     form_data,
     fresh_db_after,  # noqa: F401
     key_of,
+    key_values,
     load_quiz,
     session_cookie,
 )
@@ -122,7 +123,7 @@ async def test_the_owner_gets_the_state_with_saved_answers_and_the_server_clock(
     socket, state = await opened(attempt.pk, cookie)
     assert state["type"] == "state"
     assert state["attempt"] == attempt.pk and state["status"] == "open"
-    assert state["answers"] == {"1": key_of(question)}
+    assert state["answers"] == {"1": key_values(question)}
     assert (state["answered"], state["total"]) == (1, 4)
     assert 595 < state["remaining"] <= 600
     time_frame = await socket.receive_json_from(timeout=3)
@@ -134,13 +135,13 @@ async def test_each_answer_is_saved_as_chosen_and_acknowledged(attempt, cookie):
     socket, _ = await opened(attempt.pk, cookie)
     questions = await db(drawn)(attempt)
     await socket.send_json_to(
-        {"type": "answer", "question": 2, "options": key_of(questions[2]), "ref": "a1"}
+        {"type": "answer", "question": 2, "options": key_values(questions[2]), "ref": "a1"}
     )
     saved = await next_frame(socket)
     assert saved == {
         "type": "saved",
         "question": 2,
-        "options": key_of(questions[2]),
+        "options": key_values(questions[2]),
         "answered": 1,
         "total": 4,
         "ref": "a1",
@@ -164,10 +165,12 @@ async def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(attempt, 
         (json.dumps({"type": "answer", "question": "1", "options": []}), "bad_frame"),
         (json.dumps({"type": "answer", "question": 0, "options": [True]}), "bad_frame"),
         (json.dumps({"type": "answer", "question": 99, "options": []}), "bad_answer"),
-        (json.dumps({"type": "answer", "question": 0, "options": [10**9]}), "bad_answer"),
+        # Option ids are not what the page names options by: refused as malformed.
+        (json.dumps({"type": "answer", "question": 0, "options": [10**9]}), "bad_frame"),
+        (json.dumps({"type": "answer", "question": 0, "options": ["0" * 16]}), "bad_answer"),
         (
             json.dumps(
-                {"type": "answer", "question": single.position, "options": single.option_order[:2]}
+                {"type": "answer", "question": single.position, "options": single.option_values[:2]}
             ),
             "bad_answer",
         ),
@@ -223,11 +226,11 @@ async def test_a_second_socket_takes_over_and_the_first_is_told_and_closed(attem
     assert await closed_with(first) == 4409
     # The new socket carries on.
     question = (await db(drawn)(attempt))[0]
-    await second.send_json_to({"type": "answer", "question": 0, "options": key_of(question)})
+    await second.send_json_to({"type": "answer", "question": 0, "options": key_values(question)})
     assert (await next_frame(second))["type"] == "saved"
     # "Continue here" in the first tab takes it back.
     third, state = await opened(attempt.pk, cookie)
-    assert state["answers"] == {"0": key_of(question)}
+    assert state["answers"] == {"0": key_values(question)}
     assert (await next_frame(second))["type"] == "taken_over"
     await first.disconnect()
     await second.disconnect()
@@ -245,8 +248,9 @@ async def test_a_dropped_socket_reconnects_and_resumes_the_attempt(attempt, cook
     await again.disconnect()
 
 
-def wrong_ids(question) -> list[int]:
-    return [next(o.id for o in question.version.options.all() if not o.correct)]
+def wrong_ids(question) -> list[str]:
+    """One wrong option, by the value the page gives it."""
+    return question.values_of([next(o.id for o in question.version.options.all() if not o.correct)])
 
 
 async def test_at_the_deadline_the_server_grades_the_attempt_and_refuses_late_answers(
@@ -258,7 +262,9 @@ async def test_at_the_deadline_the_server_grades_the_attempt_and_refuses_late_an
     )
     socket, state = await opened(attempt.pk, cookie)
     assert 0 < state["remaining"] <= 1.5
-    await socket.send_json_to({"type": "answer", "question": 0, "options": key_of(questions[0])})
+    await socket.send_json_to(
+        {"type": "answer", "question": 0, "options": key_values(questions[0])}
+    )
     assert (await next_frame(socket))["type"] == "saved"
     remaining = [(await socket.receive_json_from(timeout=3))["remaining"] for _ in range(3)]
     assert remaining == sorted(remaining, reverse=True)
@@ -291,7 +297,7 @@ async def test_an_answer_after_the_deadline_is_refused_even_before_the_clock_not
         deadline=timezone.now() - timedelta(seconds=1),
     )
     question = (await db(drawn)(attempt))[0]
-    await socket.send_json_to({"type": "answer", "question": 0, "options": key_of(question)})
+    await socket.send_json_to({"type": "answer", "question": 0, "options": key_values(question)})
     error = await next_frame(socket)
     assert (error["type"], error["code"]) == ("error", "closed")
     assert (await next_frame(socket))["type"] == "finished"
@@ -334,7 +340,7 @@ async def test_progress_events_for_the_mentors_view_carry_only_primitives(quiz, 
     (online,) = await events(channel, 1)
     attempt = await db(Attempt.objects.get)(pk=attempt_id)
     question = (await db(drawn)(attempt))[0]
-    await socket.send_json_to({"type": "answer", "question": 0, "options": key_of(question)})
+    await socket.send_json_to({"type": "answer", "question": 0, "options": key_values(question)})
     await next_frame(socket)
     (answered,) = await events(channel, 1)
     await socket.disconnect()

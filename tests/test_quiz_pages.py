@@ -20,8 +20,10 @@ from tests.quizkit import (
     drawn,
     form_data,
     key_of,
+    key_values,
     load_quiz,
     wrong_of,
+    wrong_values,
 )
 
 pytestmark = pytest.mark.django_db
@@ -68,8 +70,9 @@ def test_the_module_page_link_leads_to_the_test_page_with_every_rule_in_plain_wo
         "time limit of 30 minutes, kept by the server",
         "even if you closed the page",
         "Your last attempt is the one that counts",
-        "When the test closes (no closing time is set yet) you can review the questions you "
-        "answered wrong, with your own choices (the correct options are not shown)",
+        "Once you have a score, Start warns you that the new attempt replaces it and asks",
+        "Right after you submit an attempt, its result page lists each question you missed "
+        "with your own choice, its learning objective and the module resources to read again",
     ]:
         assert phrase in text
     assert "Log in to take the test" in text
@@ -117,14 +120,16 @@ def test_start_draws_on_the_server_and_the_page_shows_the_stored_order(st2, stud
     html = client.get(url("attempt", attempt)).content.decode()
     questions = drawn(attempt)
     assert len(questions) == 20
-    # Questions in stored order, each with its options in the stored shuffled order.
-    names = re.findall(r'name="q(\d+)" value="(\d+)"', html)
-    shown: dict[int, list[int]] = {}
-    for position, option in names:
-        shown.setdefault(int(position), []).append(int(option))
+    # Questions in stored order, each with its options in the stored shuffled order and
+    # named by the attempt's random values, never by option ids.
+    names = re.findall(r'name="q(\d+)" value="([^"]*)"', html)
+    shown: dict[int, list[str]] = {}
+    for position, value in names:
+        shown.setdefault(int(position), []).append(value)
     assert list(shown) == list(range(20))
     for question in questions:
-        assert shown[question.position] == question.option_order
+        assert shown[question.position] == question.option_values
+        assert all(re.fullmatch(r"[0-9a-f]{16}", value) for value in question.option_values)
     assert html.count("<fieldset") == 20
     assert html.count("<legend>") == 20
     assert 'type="checkbox"' in html and 'type="radio"' in html
@@ -136,12 +141,12 @@ def test_starting_again_and_reloading_resume_the_same_attempt_with_its_answers(s
     client = client_for(student)
     attempt = start(client, st2)
     question = drawn(attempt)[3]
-    client.post(url("attempt", attempt), {"action": "save", "was3": "", "q3": key_of(question)})
+    client.post(url("attempt", attempt), {"action": "save", "was3": "", "q3": key_values(question)})
     assert start(client, st2) == attempt
     other_device = client_for(student)
     html = other_device.get(url("attempt", attempt)).content.decode()
-    for option in key_of(question):
-        assert re.search(rf'name="q3" value="{option}"\s+checked', html)
+    for value in key_values(question):
+        assert re.search(rf'name="q3" value="{value}"\s+checked', html)
     assert '<progress id="attempt-progress" max="20" value="1">' in html
     text = text_of(other_device.get(reverse("quizzes:quiz", args=["st2-websockets"])))
     assert "Attempt 1 is in progress" in text and "Continue attempt 1" in text
@@ -170,12 +175,12 @@ def test_a_stale_form_does_not_undo_answers_it_never_touched(demo, student):
     attempt = start(client, demo)
     questions = drawn(attempt)
     # Another tab saved question 0; this page still shows it empty and changes question 1.
-    client.post(url("attempt", attempt), {"was0": "", "q0": key_of(questions[0])})
-    client.post(url("attempt", attempt), {"was0": "", "was1": "", "q1": key_of(questions[1])})
+    client.post(url("attempt", attempt), {"was0": "", "q0": key_values(questions[0])})
+    client.post(url("attempt", attempt), {"was0": "", "was1": "", "q1": key_values(questions[1])})
     answers = {q.position: q.answer.chosen for q in drawn(attempt) if hasattr(q, "answer")}
     assert answers == {0: key_of(questions[0]), 1: key_of(questions[1])}
     # Clearing a question the page showed answered does clear it.
-    was = ",".join(map(str, key_of(questions[1])))
+    was = ",".join(key_values(questions[1]))
     client.post(url("attempt", attempt), {"was1": was})
     assert drawn(attempt)[1].answer.chosen == []
 
@@ -214,17 +219,19 @@ def test_submit_with_every_question_answered_goes_straight_to_the_result(demo, s
     assert client.get(url("attempt", attempt))["Location"] == url("result", attempt)
 
 
-def test_bad_option_ids_get_a_clear_error_and_the_good_answers_are_kept(demo, student):
+def test_bad_option_values_get_a_clear_error_and_the_good_answers_are_kept(demo, student):
     client = client_for(student)
     attempt = start(client, demo)
     questions = drawn(attempt)
     data = {
         "was0": "",
-        "q0": key_of(questions[0]),
+        "q0": key_values(questions[0]),
         "was1": "",
-        "q1": ["99999"],
+        "q1": [questions[0].option_values[0]],  # well formed, but another question's
         "was2": "",
         "q2": ["abc"],
+        "was3": "",
+        "q3": [str(questions[3].option_order[0])],  # an option id is not a value
         "action": "submit",
     }
     response = client.post(url("attempt", attempt), data)
@@ -233,6 +240,7 @@ def test_bad_option_ids_get_a_clear_error_and_the_good_answers_are_kept(demo, st
     assert "Some answers were not saved" in text
     assert "Question 2 has no such option." in text
     assert "Question 3: 'abc' is not an option." in text
+    assert f"Question 4: '{questions[3].option_order[0]}' is not an option." in text
     assert drawn(attempt)[0].answer.chosen == key_of(questions[0])
     assert Attempt.objects.get(pk=attempt.pk).status == "open"
 
@@ -241,7 +249,7 @@ def test_two_options_on_a_single_choice_question_are_refused(demo, student):
     client = client_for(student)
     attempt = start(client, demo)
     single = next(q for q in drawn(attempt) if q.version.kind == "single")
-    two = [str(o) for o in single.option_order[:2]]
+    two = single.option_values[:2]
     response = client.post(
         url("attempt", attempt), {f"was{single.position}": "", f"q{single.position}": two}
     )
@@ -275,7 +283,7 @@ def test_the_result_page_shows_score_accuracy_receipt_history_and_what_to_reread
     data = {"action": "submit", "confirm": "1"}
     for q in questions:
         data[f"was{q.position}"] = ""
-        data[f"q{q.position}"] = key_of(q) if q.position in right else wrong_of(q)
+        data[f"q{q.position}"] = key_values(q) if q.position in right else wrong_values(q)
     client.post(url("attempt", attempt), data)
     attempt.refresh_from_db()
     response = client.get(url("result", attempt))
@@ -294,12 +302,13 @@ def test_the_result_page_shows_score_accuracy_receipt_history_and_what_to_reread
         assert resource.url in html
     asked = sum(1 for q in questions if q.version.objective_id == missed.id)
     assert f"0 of {asked}" in text
-    assert "Review opens when the test closes; no closing time is set." in text
+    assert "Review of wrong answers is open." in text
 
 
 def test_review_is_closed_until_the_test_closes_then_shows_wrong_answers_without_the_key(
     st2, student
 ):
+    Quiz.objects.filter(pk=st2.pk).update(review_when="after_close")
     client = client_for(student)
     attempt = start(client, st2)
     client.post(url("attempt", attempt), form_data(attempt, right=18) | {"action": "submit"})

@@ -27,7 +27,7 @@ from courseware.roles import MENTORS, STUDENTS
 from quizzes.attempts import attempt_start
 from quizzes.models import Attempt, Quiz
 from tests.conftest import make_user
-from tests.quizkit import DEMO, drawn, key_of, load_quiz
+from tests.quizkit import DEMO, drawn, key_values, load_quiz
 from tests.scalekit import redis_url, unique_prefix
 from tests.servers import free_port, server_process
 
@@ -129,7 +129,7 @@ def test_a_mentor_on_one_process_follows_a_student_answering_on_the_other(
                 await next_of(mine, "state")
                 online = await progress(live, "online")
                 assert online["attempt"] == attempt.pk  # the stranger's never came
-                answer = {"type": "answer", "question": 0, "options": key_of(question)}
+                answer = {"type": "answer", "question": 0, "options": key_values(question)}
                 await mine.send(json.dumps(answer))
                 assert (await next_of(mine, "saved"))["answered"] == 1
                 answered = await progress(live, "answered")

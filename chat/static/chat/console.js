@@ -13,14 +13,11 @@
   const statusLine = $("console-status");
   const framesList = $("frames");
   const typeFilter = $("filter-type");
-  const pending = new Map();
   const seenTypes = new Set();
-  let socket = null;
-  let nextRef = 1;
+  let link = null; // the reconnecting socket (courseware/socket.js), opened at the end
   let lastSeq = 0;
   let epoch = null;
   let run = null;
-  let retryMs = 1000;
   let paused = [];
 
   // -- small helpers --------------------------------------------------------------------------
@@ -53,23 +50,19 @@
 
   // -- the socket -------------------------------------------------------------------------------
 
+  // Why a command failed, in the words the status line shows (and the lease renewal checks).
+  const FAILURES = {
+    not_connected: "the console is not connected",
+    timeout: "the chat server did not answer",
+    closed: "connection closed",
+    stopped: "connection closed",
+  };
+
   function send(command) {
-    return new Promise((resolve) => {
-      if (!socket || socket.readyState !== WebSocket.OPEN) {
-        resolve({ ok: false, error: "the console is not connected" });
-        return;
-      }
-      const ref = nextRef++;
-      const timer = setTimeout(() => {
-        pending.delete(ref);
-        resolve({ ok: false, error: "the chat server did not answer" });
-      }, ANSWER_MS);
-      pending.set(ref, (reply) => {
-        clearTimeout(timer);
-        resolve(reply);
-      });
-      socket.send(JSON.stringify({ ...command, ref }));
-    });
+    return link.request({ ...command }, { timeout: ANSWER_MS }).catch((error) => ({
+      ok: false,
+      error: FAILURES[error.reason] || error.message,
+    }));
   }
 
   async function command(cmd, fields, okText) {
@@ -82,30 +75,27 @@
     return reply;
   }
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}${root.dataset.wsPath}`);
-    socket.addEventListener("open", () => {
-      retryMs = 1000;
-      say("Connected; waiting for the chat server…");
-      setTimeout(() => {
-        if (statusLine.textContent.startsWith("Connected; waiting")) {
-          say("The chat server does not answer. Is it running (with the same REDIS_URL)?", "error");
-        }
-      }, ANSWER_MS);
-    });
-    socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
-    socket.addEventListener("close", (event) => {
-      for (const resolve of pending.values()) resolve({ ok: false, error: "connection closed" });
-      pending.clear();
-      if (event.code === 4403) {
-        say("Only mentors and admins may use the chat console.", "error");
-        return;
+  function onOpen() {
+    say("Connected; waiting for the chat server…");
+    setTimeout(() => {
+      if (statusLine.textContent.startsWith("Connected; waiting")) {
+        say("The chat server does not answer. Is it running (with the same REDIS_URL)?", "error");
       }
-      say(`Console connection lost; retrying in ${Math.round(retryMs / 1000)} s…`, "error");
-      setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, 15000);
-    });
+    }, ANSWER_MS);
+  }
+
+  function onClose(event) {
+    if (event.code === 4403) {
+      link.stop();
+      say("Only mentors and admins may use the chat console.", "error");
+    }
+  }
+
+  function onStatus(state, detail) {
+    if (state === "reconnecting") {
+      const seconds = Math.max(1, Math.round(detail.delay / 1000));
+      say(`Console connection lost; retrying in ${seconds} s…`, "error");
+    }
   }
 
   function handle(message) {
@@ -114,11 +104,8 @@
       return;
     }
     if (message.kind === "reply") {
-      const resolve = pending.get(message.ref);
-      if (resolve) {
-        pending.delete(message.ref);
-        resolve(message);
-      }
+      // Replies to this page's requests settle their promises in socket.js; ref 0 is the
+      // server's own "watch" on connect, and a late reply to a timed-out request is dropped.
       if (message.ref === 0) {
         if (message.ok) {
           say(root.dataset.mode === "redis" ? "Live, over Redis." : "Live.", "ok");
@@ -367,7 +354,7 @@
 
   // Renew the console's lease on the recorder; the chat server stops recording without it.
   setInterval(async () => {
-    if (socket && socket.readyState === WebSocket.OPEN) {
+    if (link.open) {
       const reply = await send({ cmd: "watch" });
       if (reply.ok) {
         apply(reply.data);
@@ -380,5 +367,13 @@
     }
   }, RENEW_MS);
 
-  connect();
+  link = window.reconnectingSocket({
+    url: root.dataset.wsPath,
+    initialDelay: 1000,
+    maxDelay: 15000,
+    onOpen,
+    onFrame: handle,
+    onClose,
+    onStatus,
+  });
 })();

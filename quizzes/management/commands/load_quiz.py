@@ -5,7 +5,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from courseware.yamlspec import SpecError
+from quizzes.grading import review_never_opens
 from quizzes.loading import quizzes_load
+from quizzes.models import Quiz
 
 
 class Command(BaseCommand):
@@ -26,3 +28,7 @@ class Command(BaseCommand):
             return
         for change in changes:
             self.stdout.write(f"Loaded {change}")
+            # Loaded anyway (a closing time may come later), but the author must know now.
+            problem = review_never_opens(Quiz.objects.get(slug=change.slug).rules())
+            if problem:
+                self.stderr.write(self.style.WARNING(f"Warning: {change.slug}: {problem}"))

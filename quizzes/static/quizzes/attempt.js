@@ -20,15 +20,15 @@
   const continueButton = $("attempt-continue");
   const resultLink = $("attempt-result-link");
   const dialog = $("attempt-confirm");
+  // Unsent choices survive a reload, a closed tab and an ended session (attempt-store.js).
+  const store = window.attemptStore(form.dataset.attempt);
+  const session = window.sessionWatch(form.dataset.sessionUrl, $("attempt-session"));
 
-  let socket = null;
-  let retries = 0;
-  let retryTimer = null;
+  let link = null; // the reconnecting socket (courseware/socket.js), made once all is set up
   let stopped = false; // taken over or finished: no reconnecting
   let leaving = false; // the form is being submitted
   let deadlineAt = null; // performance.now() when time runs out, from the server's clock
   let reloadTimer = null;
-  let ref = 0;
   let resendTimer = null; // the server refused frames for coming too fast: send again soon
   // position -> {options, ref}: chosen here and not yet acknowledged; ref is that of the
   // latest frame sent for it, the only one whose reply settles it.
@@ -55,8 +55,8 @@
   function chosen(position) {
     return inputs(position)
       .filter((input) => input.checked)
-      .map((input) => Number(input.value))
-      .sort((a, b) => a - b);
+      .map((input) => input.value) // the attempt's random option values, never ids
+      .sort();
   }
 
   function setWas(position, ids) {
@@ -81,19 +81,15 @@
     progressText.textContent = `${answered} of ${total}`;
   }
 
-  function send(frame) {
-    if (socket && socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify(frame));
-      return true;
-    }
-    return false;
-  }
-
   function sendAnswer(position) {
+    if (!link.open) return false;
     const entry = pending.get(position);
-    ref += 1;
-    entry.ref = ref;
-    return send({ type: "answer", question: position, options: entry.options, ref });
+    const frame = { type: "answer", question: position, options: entry.options };
+    // The reply ("saved" or "error") goes through handle() like any frame; a request the
+    // closing socket drops needs nothing: the choice stays pending and is sent again.
+    link.request(frame).then(handle, () => {});
+    entry.ref = frame.ref;
+    return true;
   }
 
   function sendPending() {
@@ -102,9 +98,12 @@
 
   function saveAnswer(position) {
     pending.set(position, { options: chosen(position), ref: null });
+    store.put(position, inputs(position));
     showProgress();
     if (sendAnswer(position)) {
       say("Saving…");
+    } else if (session.ended) {
+      say("Kept in this browser: log in again to save it.");
     } else {
       say("Not connected: this answer is kept here and saved when the connection returns. You can also press Save answers.");
     }
@@ -115,7 +114,7 @@
       if (pending.has(position)) continue; // a choice made here while offline wins
       const ids = answers[String(position)] || [];
       inputs(position).forEach((input) => {
-        input.checked = ids.includes(Number(input.value));
+        input.checked = ids.includes(input.value);
       });
       setWas(position, ids);
     }
@@ -127,7 +126,10 @@
     // An earlier frame may carry the same choice as the latest and still be followed by
     // another choice: only the reply to the latest frame means the page and server agree.
     const mine = pending.get(frame.question);
-    if (mine && frame.ref === mine.ref) pending.delete(frame.question);
+    if (mine && frame.ref === mine.ref) {
+      pending.delete(frame.question);
+      store.drop(frame.question);
+    }
     setWas(frame.question, frame.options);
     say(pending.size ? "Saving…" : "All answers saved.");
   }
@@ -156,12 +158,17 @@
   function finished(frame) {
     stopped = true;
     clearTimeout(reloadTimer);
+    // Choices the server never confirmed are lost with the attempt: say so, never hide it.
+    const unsent = pending.size;
     pending.clear();
+    store.clear();
     setEnabled(false);
     if (frame.result_url) resultLink.href = frame.result_url;
     if (timeEl && frame.status === "expired") timeEl.textContent = "0:00";
     say("");
-    showNotice(frame.message || "This attempt is over.", resultLink);
+    const count = unsent === 1 ? "1 answer" : `${unsent} answers`;
+    const lost = unsent ? ` ${count} chosen on this page could not be saved.` : "";
+    showNotice((frame.message || "This attempt is over.") + lost, resultLink);
   }
 
   continueButton.addEventListener("click", () => {
@@ -169,7 +176,7 @@
     stopped = false;
     setEnabled(true);
     say("Continuing here…");
-    connect();
+    link.start();
   });
 
   // The clock: the server sends the remaining time; the page counts down between frames.
@@ -224,7 +231,8 @@
         const refused = typeof frame.question === "number" && pending.get(frame.question);
         if (frame.code === "bad_answer" && refused && frame.ref === refused.ref) {
           pending.delete(frame.question);
-          send({ type: "sync" });
+          store.drop(frame.question); // refused for good: the message below says why
+          link.send({ type: "sync" });
         }
         if (frame.code === "rate_limited") {
           // Quick clicking can outrun the server's frame budget; the refused choices are
@@ -248,40 +256,24 @@
     }
   }
 
-  function connect() {
-    clearTimeout(retryTimer);
-    if (socket) return;
-    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${scheme}//${window.location.host}${form.dataset.wsPath}`);
-    socket = ws;
-    ws.addEventListener("open", () => {
-      retries = 0;
-    });
-    ws.addEventListener("message", (event) => {
-      let frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch (error) {
-        return;
-      }
-      handle(frame);
-    });
-    ws.addEventListener("close", (event) => {
-      if (socket === ws) socket = null;
-      if (stopped || leaving) return;
-      if (event.code === TAKEN_OVER) {
-        takenOver();
-        return;
-      }
-      if (event.code === FINISHED) {
-        finished({ result_url: resultLink.getAttribute("href") });
-        return;
-      }
-      retries += 1;
-      const delay = Math.min(10000, 500 * 2 ** Math.min(retries, 5));
-      say("Connection lost; reconnecting… Your answers are kept on this page.");
-      retryTimer = setTimeout(connect, delay);
-    });
+  function onClose(event) {
+    if (stopped || leaving) {
+      link.stop();
+    } else if (event.code === TAKEN_OVER) {
+      link.stop();
+      takenOver();
+    } else if (event.code === FINISHED) {
+      link.stop();
+      finished({ result_url: resultLink.getAttribute("href") });
+    }
+  }
+
+  function onStatus(state, detail) {
+    if (state !== "reconnecting" || session.ended) return;
+    say("Connection lost; reconnecting… Your answers are kept on this page.");
+    // A refused handshake (no session) and a server that is down look the same here;
+    // ask the server which one it is. Down: the retries go on until it is back.
+    if (!detail.opened) session.check(() => !stopped && !leaving).then((ended) => ended && say(""));
   }
 
   form.addEventListener("change", (event) => {
@@ -346,15 +338,32 @@
     if (input) input.focus();
   });
 
+  // The form carries every choice: once it is sent, kept copies do not count as lost
+  // (the time-up reload sends nothing).
+  window.addEventListener("pagehide", () => leaving && reloadTimer === null && store.posted());
   window.addEventListener("beforeunload", (event) => {
-    if (pending.size && !leaving && !stopped) {
+    if (pending.size && !leaving && !stopped && !(session.following && store.available)) {
       event.preventDefault();
       event.returnValue = "";
     }
   });
 
   $("attempt-nojs").hidden = true;
+  // Choices an earlier visit kept and the server never confirmed: sent once connected,
+  // under the server's usual rules (deadline, rate limit).
+  for (const position of store.restore(inputs)) {
+    pending.set(position, { options: chosen(position), ref: null });
+  }
+  showProgress();
   if (form.dataset.remaining !== undefined) setRemaining(Number(form.dataset.remaining));
   setInterval(tick, 1000);
-  connect();
+  link = window.reconnectingSocket({
+    url: form.dataset.wsPath,
+    initialDelay: 1000,
+    maxDelay: 10000,
+    onOpen: () => session.resume(), // logged in again (say, in another tab): carry on here
+    onFrame: handle,
+    onClose,
+    onStatus,
+  });
 })();

@@ -95,39 +95,37 @@
     empty.hidden = tbody.querySelector("tr[data-attempt]") !== null;
   }
 
-  let socket = null;
-  let retry = 1000;
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}${table.dataset.socket}`);
-    socket.addEventListener("open", () => {
-      retry = 1000;
+  // The reconnecting socket is courseware/socket.js; the server sends a fresh snapshot on
+  // every connect, so nothing needs resuming here.
+  const link = window.reconnectingSocket({
+    url: table.dataset.socket,
+    initialDelay: 1000,
+    maxDelay: 30000,
+    onOpen() {
       connection.textContent = "Live: updates as students answer.";
       table.dataset.live = "connected";
-    });
-    socket.addEventListener("message", (message) => {
-      const data = JSON.parse(message.data);
+    },
+    onFrame(data) {
       if (data.type === "snapshot") snapshot(data);
       else if (data.type === "progress") apply(data);
       refreshEmpty();
-    });
-    socket.addEventListener("close", (event) => {
+    },
+    onClose(event) {
       table.dataset.live = "closed";
       if (event.code === 4403) {
+        link.stop();
         connection.textContent = "Not allowed: log in as a mentor.";
-        return;
       }
-      connection.textContent = `Disconnected; retrying in ${retry / 1000} s.`;
-      setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 30000);
-    });
-  }
+    },
+    onStatus(state, detail) {
+      if (state === "reconnecting") {
+        connection.textContent = `Disconnected; retrying in ${(detail.delay / 1000).toFixed(1)} s.`;
+      }
+    },
+  });
 
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && socket && socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify({ type: "refresh" }));
-    }
+    if (!document.hidden) link.send({ type: "refresh" });
   });
   setInterval(() => tbody.querySelectorAll(".time-left[data-deadline]").forEach(timeLeft), 1000);
-  connect();
 })();
