@@ -32,9 +32,15 @@ run: fixtures
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(MANAGE) serve
 
+QUIZ_FILES := $(wildcard fixtures/quizzes/*.yaml)
+MODULE_FILES := $(wildcard fixtures/modules/*.yaml)
+
+# The bank checks need no database: CI runs them before anything is migrated.
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(if $(QUIZ_FILES),$(MANAGE) load_quiz --check $(QUIZ_FILES) --modules $(MODULE_FILES))
+	$(if $(QUIZ_FILES),$(MANAGE) lint_quiz $(QUIZ_FILES) --modules $(MODULE_FILES))
 
 check-migrations: setup-dev
 	$(MANAGE) makemigrations --check --dry-run

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import ProtectedError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -68,6 +68,26 @@ def _check_references(doc: Located, spec: ModuleSpec) -> None:
         for j, key in enumerate(link.objectives):
             if key not in keys:
                 doc.problem((*loc, "objectives", j), f"unknown objective {key!r}")
+
+
+def module_links(spec: ModuleSpec) -> list[str]:
+    """Every resource URL the module lists, in page order."""
+    groups = [link for group in spec.theory for link in group.resources]
+    return [link.url for link in [*groups, *spec.practice, *spec.additional]]
+
+
+def database_ready() -> bool:
+    """Whether the database exists and is migrated far enough to hold modules.
+
+    A fresh clone has no database yet; asking SQLite would create an empty file.
+    """
+    settings = connection.settings_dict
+    if settings["ENGINE"].endswith("sqlite3") and not Path(str(settings["NAME"])).exists():
+        return False
+    try:
+        return Module._meta.db_table in connection.introspection.table_names()
+    except DatabaseError:
+        return False
 
 
 def module_parse(path: Path | str) -> ModuleSpec:

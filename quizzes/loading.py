@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from courseware.models import Module
 from courseware.modules import Link
 from courseware.yamlspec import Located, Problem, SpecError, read_located
 from quizzes.models import KEY_PATTERN, Question, QuestionContent, Quiz
+from quizzes.proofs import Proofs
 
 Slug = Annotated[StrictStr, Field(pattern=KEY_PATTERN, max_length=50)]
 Key = Annotated[StrictStr, Field(pattern=KEY_PATTERN, max_length=80)]
@@ -40,6 +42,8 @@ def _not_blank(value: str) -> str:
 Text = Annotated[StrictStr, AfterValidator(_not_blank)]
 
 MIN_OPTIONS, MAX_OPTIONS = 3, 6
+# Module slug -> its objective keys, from module files when the database is not there yet.
+ModuleObjectives = Mapping[str, Collection[str]]
 
 
 class Strict(BaseModel):
@@ -59,6 +63,8 @@ class QuestionSpec(Strict):
     options: list[OptionSpec] = Field(min_length=MIN_OPTIONS, max_length=MAX_OPTIONS)
     explanation: Text
     source: Link
+    # Validated, never stored: quiz_dump and the admin export leave it out.
+    proof: Proofs = []
 
 
 class ReviewSpec(Strict):
@@ -93,8 +99,14 @@ class QuizSpec(Strict):
     questions: list[QuestionSpec] = Field(min_length=1)
 
 
-def _check(doc: Located, spec: QuizSpec) -> None:
-    """Rules that span fields, and references to the module in the database."""
+def _module_objectives(slug: str) -> dict[str, set[str]]:
+    """`{slug: objective keys}` from the database; empty when the module is not loaded."""
+    module = Module.objects.filter(slug=slug).first()
+    return {slug: set(module.objectives.values_list("key", flat=True))} if module else {}
+
+
+def _check(doc: Located, spec: QuizSpec, modules: ModuleObjectives | None) -> None:
+    """Rules that span fields, and references to the module (skipped when `modules` is None)."""
     s = spec.settings
     if s.opens_at and s.closes_at and s.closes_at <= s.opens_at:
         doc.problem(("settings", "closes_at"), "must be later than opens_at")
@@ -104,20 +116,23 @@ def _check(doc: Located, spec: QuizSpec) -> None:
             f"draws {s.questions_per_attempt} questions but the file has only "
             f"{len(spec.questions)}",
         )
-    module = Module.objects.filter(slug=spec.module).first()
-    if module is None:
-        doc.problem(("module",), f"unknown module {spec.module!r}: load it first with load_module")
-    objectives = set(module.objectives.values_list("key", flat=True)) if module else set()
+    objectives = modules.get(spec.module) if modules is not None else None
+    if modules is not None and objectives is None:
+        doc.problem(
+            ("module",),
+            f"unknown module {spec.module!r}: load it first with load_module "
+            "(or, for a check, name its file in --modules)",
+        )
     seen: set[str] = set()
     for i, question in enumerate(spec.questions):
         loc = ("questions", i)
         if question.key in seen:
             doc.problem((*loc, "key"), f"duplicate question key {question.key!r}")
         seen.add(question.key)
-        if module is not None and question.objective not in objectives:
+        if objectives is not None and question.objective not in objectives:
             doc.problem(
                 (*loc, "objective"),
-                f"module {module.slug!r} has no objective {question.objective!r} "
+                f"module {spec.module!r} has no objective {question.objective!r} "
                 f"(it has: {', '.join(sorted(objectives))})",
             )
         correct = sum(o.correct for o in question.options)
@@ -134,12 +149,20 @@ def _check(doc: Located, spec: QuizSpec) -> None:
                 doc.problem((*loc, "options", j, "text"), "the same option text appears twice")
 
 
-def quiz_parse(path: Path | str) -> QuizSpec:
-    """Validate one test file; raise SpecError naming file, line and field."""
+def quiz_parse(
+    path: Path | str, *, modules: ModuleObjectives | None = None, database: bool = True
+) -> QuizSpec:
+    """Validate one test file; raise SpecError naming file, line and field.
+
+    The module and objectives are checked against `modules` when given, else against the
+    database; with neither (`database=False`), only the file itself is checked.
+    """
     doc = read_located(path)
     spec = doc.validate(QuizSpec)
     if spec is not None:
-        _check(doc, spec)
+        if modules is None and database:
+            modules = _module_objectives(spec.module)
+        _check(doc, spec, modules)
     doc.raise_problems()
     assert spec is not None
     return spec
@@ -235,14 +258,25 @@ def quiz_save(spec: QuizSpec) -> Changes:
     return changes
 
 
-def quizzes_load(paths: list[Path | str], *, check_only: bool = False) -> list[Changes]:
-    """Validate every file first, then save all of them in one transaction."""
+def quizzes_load(
+    paths: list[Path | str],
+    *,
+    check_only: bool = False,
+    modules: ModuleObjectives | None = None,
+    database: bool = True,
+) -> list[Changes]:
+    """Validate every file first, then save all of them in one transaction.
+
+    `modules` and `database` are quiz_parse's; only a check may do without the database.
+    """
+    if not check_only and (modules is not None or not database):
+        raise ValueError("only a check can do without the database; loading needs it")
     specs: list[QuizSpec] = []
     problems: list[Problem] = []
     first_path: dict[str, str] = {}
     for path in paths:
         try:
-            spec = quiz_parse(path)
+            spec = quiz_parse(path, modules=modules, database=database)
         except SpecError as exc:
             problems += exc.problems
             continue

@@ -103,3 +103,19 @@ def page(browser) -> Iterator:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def probe() -> Iterator:
+    """tests/wsprobe.py's misbehaving WebSocket servers, on loopback, for one test module."""
+    from tests.wsprobe import Probe
+
+    with Probe().running() as running:
+        yield running
+
+
+@pytest.fixture
+def probe_page(page, probe):
+    """A blank page served by the probe: an http://127.0.0.1 origin with its JS helpers."""
+    page.goto(probe.page)
+    return page

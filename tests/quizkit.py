@@ -28,7 +28,11 @@ def key_of(question: AttemptQuestion) -> list[int]:
 
 
 def wrong_of(question: AttemptQuestion) -> list[int]:
-    return [next(o.id for o in question.version.options.all() if not o.correct)]
+    options = question.version.options.all()
+    wrong = [o.id for o in options if not o.correct]
+    # The real bank has multiple-choice questions whose options are all correct (so that the
+    # number of keys gives nothing away); leaving one of them out is the wrong answer there.
+    return wrong[:1] or sorted(o.id for o in options)[1:]
 
 
 def key_values(question: AttemptQuestion) -> list[str]:

@@ -30,11 +30,12 @@ def test_the_bank_is_the_st2_websockets_test_of_its_module(bank):
     )
 
 
-def test_the_bank_has_at_least_60_questions_and_8_per_objective(bank, module):
-    assert len(bank.questions) >= 60
+def test_the_bank_has_at_least_100_questions_and_18_per_objective(bank, module):
+    """Issue 19: a pool this size keeps a 20-question draw from showing the whole bank."""
+    assert len(bank.questions) >= 100
     per_objective = Counter(q.objective for q in bank.questions)
     for key in module.objectives.values_list("key", flat=True):
-        assert per_objective[key] >= 8, f"objective {key!r} has {per_objective[key]} questions"
+        assert per_objective[key] >= 18, f"objective {key!r} has {per_objective[key]} questions"
 
 
 def test_the_bank_has_both_kinds_and_every_question_explains_and_cites(bank):
@@ -55,5 +56,9 @@ def test_the_bank_loads_and_round_trips(module, tmp_path):
     assert quiz.active_questions().count() == len(quiz_parse(BANK).questions)
     dumped = tmp_path / "bank.yaml"
     dumped.write_text(quiz_dump(quiz))
-    assert quiz_parse(dumped) == quiz_parse(BANK)
+    # `proof:` is validated but not stored, so the export is the file without it.
+    no_proofs = {"questions": {"__all__": {"proof"}}}
+    assert quiz_parse(dumped).model_dump(exclude=no_proofs) == quiz_parse(BANK).model_dump(
+        exclude=no_proofs
+    )
     assert str(quizzes_load([BANK])[0]) == "st2-websockets: test unchanged"
