@@ -8,7 +8,7 @@ urlpatterns = [
     path("modules/<slug:slug>/", views.module_detail, name="module"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("chat/", include("chat.urls")),
-    path("mentor/", include("quizzes.mentor_urls")),
+    path("chat/", include("grader.urls")),
+    path("mentor/", include("mentors.urls")),
     path("quizzes/", include("quizzes.urls")),
 ]
