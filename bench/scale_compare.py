@@ -12,7 +12,7 @@ the target's processes, and the servers stop. Targets:
   process before and after a change.
 
 Lost messages are counted twice: by the clients (sent minus delivered) and, for ``two``,
-by the processes' own sequence-gap counters (chat.cluster.Stats, published in Redis).
+by the processes' own sequence-gap counters (chat.relay.Stats, published in Redis).
 Server CPU per message (all its processes, Redis not included) is the figure least
 disturbed by other load on a shared machine. Memory per connection sums every server
 process (Redis not included; its own figure is reported apart). Loopback only, every
@@ -61,7 +61,7 @@ def redis_cli(port: int, *args: str) -> str:
 
 
 def cluster_stats(redis_port: int) -> dict[str, int]:
-    """The sum of every process's chat.cluster.Stats, as last published."""
+    """The sum of every process's chat.relay.Stats, as last published."""
     totals: dict[str, int] = {}
     for key in redis_cli(redis_port, "--scan", "--pattern", f"{PREFIX}-chat:stats:*").split():
         fields = redis_cli(redis_port, "hgetall", key).split()

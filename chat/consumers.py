@@ -12,7 +12,8 @@ from django.conf import settings
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from chat.worlds import WorldRefused, seat_for
+from chat.cluster import seat_for
+from chat.rooms import RoomRefused
 
 _closing: set[asyncio.Future] = set()  # keeps fallback close tasks alive until done
 
@@ -161,9 +162,9 @@ class ChatConsumer(AsyncConsumer):
         if (await receive())["type"] != "websocket.connect":
             return
         try:
-            # The path's world (chat.worlds): held here, or by another process (chat.cluster).
+            # The path's room (chat.rooms): held here, or by another process (chat.cluster).
             hub = await seat_for(scope)
-        except WorldRefused as refused:  # a malformed room name, say: tell the client why
+        except RoomRefused as refused:  # a malformed room name, say: tell the client why
             await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": refused.code, "reason": refused.reason})
             return

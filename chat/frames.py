@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from chat import jscodec
 
-__all__ = ["Action", "Close", "Send"]
+__all__ = ["Action", "Close", "SendText"]
 
 # §7: every error string the reference sends, byte for byte.
 STRUCTURE = "incorrect request structure"
@@ -35,9 +35,9 @@ INTERNAL = "internal server error"
 
 # Hashable and compared by value like frozen dataclasses, but with a plain __init__: a
 # frozen one sets each field through object.__setattr__, five times slower, and a login
-# makes one Send per online user. Nothing mutates an action after it is made.
+# makes one SendText per online user. Nothing mutates an action after it is made.
 @dataclass(slots=True, unsafe_hash=True)
-class Send:
+class SendText:
     """Write `text` as one text frame to `conn`."""
 
     conn: Hashable
@@ -51,7 +51,7 @@ class Close:
     conn: Hashable
 
 
-Action = Send | Close
+Action = SendText | Close
 
 
 def error_frame(id_json: str, error: str) -> str:

@@ -1,4 +1,4 @@
-"""The chat world of this process, and delivery of what it decides to the sockets."""
+"""A room's hub: its ChatRoom, and delivery of what the room decides to the sockets."""
 
 from __future__ import annotations
 
@@ -7,18 +7,15 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 
 from chat import jscodec
-from chat.frames import STRUCTURE_ERROR, Close, Send
-from chat.outbox import Outbox, Write, text_frame
-from chat.outbox import Send as AsgiSend
-from chat.protocol import ChatWorld, redact
-
-if TYPE_CHECKING:
-    from chat.recorder import Tap
+from chat.frames import STRUCTURE_ERROR, Close, SendText
+from chat.hooks import Tap
+from chat.outbox import AsgiSend, Outbox, Write, text_frame
+from chat.protocol import ChatRoom, redact
 
 frames_log = logging.getLogger("chat.frames")
 # How every "incorrect request structure" reply ends, whatever id it echoes.
@@ -26,15 +23,15 @@ _STRUCTURE_TAIL = STRUCTURE_ERROR.removeprefix('{"id":null')
 
 
 class Hub:
-    """One ChatWorld plus an Outbox per open connection."""
+    """One ChatRoom plus an Outbox per open connection."""
 
-    def __init__(self, world: ChatWorld, *, max_queue_bytes: int, log: str = "NONE") -> None:
-        self.world = world
+    def __init__(self, room: ChatRoom, *, max_queue_bytes: int, log: str = "NONE") -> None:
+        self.room = room
         self.max_queue_bytes = max_queue_bytes
         self.outboxes: dict[Any, Outbox] = {}
         self.log = log.upper()
         self._clearing: asyncio.Task | None = None
-        # The grader console's recorder (chat.agent), attached only while someone watches.
+        # A recorder (chat.hooks.Tap: the grader's), attached only while someone watches.
         self.tap: Tap | None = None
         self.down_until = 0.0  # monotonic: a simulated outage refuses connections until then
 
@@ -58,7 +55,7 @@ class Hub:
 
     def attach(self, outbox: Any) -> Any:
         """A new connection whose frames go to `outbox`; chat.cluster's for other processes."""
-        conn = self.world.connect()
+        conn = self.room.connect()
         self.outboxes[conn] = outbox
         if self.log != "NONE":
             frames_log.info("connection open %s", conn)
@@ -75,7 +72,7 @@ class Hub:
         return True
 
     def receive(self, conn: Any, frame: str | bytes) -> None:
-        actions = self.world.receive(conn, frame)
+        actions = self.room.receive(conn, frame)
         if self.log in ("ALL", "INCOMING", "ERROR"):
             self._log_incoming(conn, frame, actions)
         if self.tap is not None:
@@ -86,7 +83,7 @@ class Hub:
         """As the reference's logger: a frame refused as malformed (bad JSON or envelope)
         is not logged, and LOG=ERROR keeps only frames whose type is "error" in any case."""
         reply = actions[-1] if actions else None  # the core answers the sender last
-        if isinstance(reply, Send) and reply.text.endswith(_STRUCTURE_TAIL):
+        if isinstance(reply, SendText) and reply.text.endswith(_STRUCTURE_TAIL):
             return
         text = jscodec.text_of(frame)
         if self.log == "ERROR" and jscodec.loads(text)["type"].lower() != "error":
@@ -101,13 +98,13 @@ class Hub:
             frames_log.info("connection close %s", conn)
         if self.tap is not None:
             self.tap.closed(conn)
-        self.deliver(self.world.disconnect(conn))
+        self.deliver(self.room.disconnect(conn))
 
     def clear(self) -> None:
         """What the reference's CLEAR_INTERVAL does: close every socket, forget everyone."""
         if self.tap is not None:
             self.tap.cleared()
-        self.deliver(self.world.clear())
+        self.deliver(self.room.clear())
 
     def deliver(self, actions: Iterable[Any]) -> None:
         log_out = self.log in ("ALL", "OUTCOMING", "ERROR")
@@ -135,7 +132,7 @@ class Hub:
                 frames_log.info("outgoing %s %s", action.conn, action.text)
 
     def start_clear_interval(self, seconds: float) -> None:
-        """Wipe the world every `seconds`, once per process, from the first connection on."""
+        """Wipe the room every `seconds`, once per process, from the first connection on."""
         if seconds > 0 and self._clearing is None:
             self._clearing = asyncio.ensure_future(self._clear_every(seconds))
 
@@ -176,12 +173,12 @@ def get_hub() -> Hub:
 
 
 def new_hub() -> Hub:
-    """An empty world with the settings' limits and log level (the shared one, or a room)."""
-    world = ChatWorld(max_frame_bytes=settings.CHAT_MAX_FRAME_BYTES)
-    return Hub(world, max_queue_bytes=settings.CHAT_MAX_QUEUE_BYTES, log=settings.CHAT_LOG)
+    """An empty room with the settings' limits and log level (the shared one, or a named one)."""
+    room = ChatRoom(max_frame_bytes=settings.CHAT_MAX_FRAME_BYTES)
+    return Hub(room, max_queue_bytes=settings.CHAT_MAX_QUEUE_BYTES, log=settings.CHAT_LOG)
 
 
 def reset_hub() -> None:
-    """Start from an empty world (tests; a restart does the same)."""
+    """Start from an empty shared room (tests; a restart does the same)."""
     global _hub
     _hub = None

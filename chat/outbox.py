@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 DONE = object()  # start_eagerly's answer when the coroutine ran to its end
@@ -105,7 +105,7 @@ class Outbox:
 
     def __init__(
         self,
-        send: Send,
+        send: AsgiSend,
         *,
         max_bytes: int,
         abort: Callable[[], None],

@@ -4,7 +4,7 @@ Spec: /work/shared/fun-chat-protocol.md, cited as §n. Where it and the referenc
 (rolling-scopes-school/fun-chat-server @ 260517a) disagree, the code wins. The transport
 calls connect/receive/disconnect/clear and writes the returned actions in the given order;
 the core touches no socket, clock or randomness except through its arguments. This module
-holds the envelope (§2, §3); chat.world the state and handlers, chat.jscodec the JSON.
+holds the envelope (§2, §3); chat.state the state and handlers, chat.jscodec the JSON.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from chat.frames import (
     TYPE,
     Action,
     Close,
-    Send,
+    SendText,
     error_frame,
 )
 from chat.redact import redact
-from chat.world import ChatState
+from chat.state import ChatState
 
-__all__ = ["Action", "ChatWorld", "Close", "Send", "redact"]
+__all__ = ["Action", "ChatRoom", "Close", "SendText", "redact"]
 
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
 NO_AUTH_NEEDED = frozenset({"USER_LOGIN", "USER_LOGOUT"})  # §3 step 5
@@ -81,8 +81,8 @@ def structure_error(text: str, request_id: object) -> str:
     return error_frame(jscodec.stringify(request_id), STRUCTURE)
 
 
-class ChatWorld:
-    """One reference-compatible chat server: every connection, user and message."""
+class ChatRoom:
+    """One room of the reference-compatible chat: its connections, users and messages."""
 
     def __init__(
         self,
@@ -105,16 +105,16 @@ class ChatWorld:
         if len(frame) * 4 > self.max_frame_bytes and self._oversize(frame):  # cheap test first
             # Our limit; the reference's ws allows 100 MiB (§1). The frame is not parsed, so
             # like invalid JSON (§3 step 1) it gets a structure error with id null.
-            return [Send(conn, STRUCTURE_ERROR)]
+            return [SendText(conn, STRUCTURE_ERROR)]
         text = jscodec.text_of(frame)  # a binary frame is parsed like a text one (§1)
         try:
             request = jscodec.loads(text)
         except jscodec.InvalidJSON:
-            return [Send(conn, STRUCTURE_ERROR)]  # §3 step 1: id always null
+            return [SendText(conn, STRUCTURE_ERROR)]  # §3 step 1: id always null
         if not isinstance(request, dict):
             # A number, string or array has no .id, so the id is null. The literal null
             # crashes the reference (§12); §12 recommends this answer.
-            return [Send(conn, STRUCTURE_ERROR)]
+            return [SendText(conn, STRUCTURE_ERROR)]
         request_id = request.get("id", _MISSING)
         kind = request.get("type")
         payload = request.get("payload", _MISSING)
@@ -123,26 +123,26 @@ class ChatWorld:
             and isinstance(kind, str)
             and (payload is None or isinstance(payload, dict | list))
         ):
-            return [Send(conn, structure_error(text, request_id))]  # §3 step 2
+            return [SendText(conn, structure_error(text, request_id))]  # §3 step 2
         # From here on the id is echoed verbatim, "" and null included (§2).
         id_json = "null" if request_id is None else jscodec.string(request_id)
         handler = self.state.handlers.get(kind)
         if handler is None:  # unknown, wrong case, or a server-only type (§3 steps 3-4)
-            return [Send(conn, error_frame(id_json, TYPE))]
+            return [SendText(conn, error_frame(id_json, TYPE))]
         me = self.state.conns[conn]
         if me is None and kind not in NO_AUTH_NEEDED:
-            return [Send(conn, error_frame(id_json, NOT_AUTH))]  # before the payload (§3.5)
+            return [SendText(conn, error_frame(id_json, NOT_AUTH))]  # before the payload (§3.5)
         try:
             return handler(conn, me, id_json, payload)
         except Exception:  # only a bug of ours gets here: answer rather than drop the socket
-            return [Send(conn, error_frame(id_json, INTERNAL))]
+            return [SendText(conn, error_frame(id_json, INTERNAL))]
 
     def disconnect(self, conn: Hashable) -> list[Action]:
         """The peer closed the socket: the USER_EXTERNAL_LOGOUT pushes to the others (§8.3)."""
         return self.state.close(conn)
 
     def clear(self) -> list[Action]:
-        """The CLEAR_INTERVAL tick (§8.4): Close and Send actions in order, then an empty world."""
+        """The CLEAR_INTERVAL tick (§8.4): Close and SendText actions in order; the room empty."""
         return self.state.clear()
 
     def _oversize(self, frame: str | bytes) -> bool:

@@ -7,28 +7,45 @@ a student's own pages are the student side's business, not this module's.
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 
 from courseware.models import Mentorship
 from courseware.roles import MENTORS, STUDENTS, in_group
 
 Viewer = AbstractBaseUser | AnonymousUser
 
+# (model, name of its foreign key to the user): rows that make their user a student even
+# outside the group, such as a test attempt. The apps that own such models add them from
+# their AppConfig.ready(), so this module never imports an app.
+_STUDENT_ACTIVITY: list[tuple[type[Model], str]] = []
+
+
+def register_student_activity(model: type[Model], *, user_field: str = "user") -> None:
+    """Count every user with a row of `model` (via `user_field`) among the students."""
+    if (model, user_field) not in _STUDENT_ACTIVITY:
+        _STUDENT_ACTIVITY.append((model, user_field))
+
 
 def all_students() -> QuerySet:
-    """Every account that is a student in some sense: in the group, mentored, or tested."""
-    from quizzes.models import Attempt  # quizzes depends on courseware, not the reverse
-
+    """Every account that is a student in some sense: in the group, mentored, or active
+    in an app that registered its activity (quizzes: started a test)."""
     user_model = get_user_model()
     membership = user_model.groups.through.objects.filter(user=OuterRef("pk"), group__name=STUDENTS)
     # Exists() rather than joins: no duplicate rows, so callers can annotate freely.
-    return user_model.objects.filter(
-        Exists(membership)
-        | Exists(Mentorship.objects.filter(student=OuterRef("pk")))
-        | Exists(Attempt.objects.filter(user=OuterRef("pk")))
-    )
+    marks = [
+        Exists(membership),
+        Exists(Mentorship.objects.filter(student=OuterRef("pk"))),
+        *(
+            Exists(model._default_manager.filter(**{field: OuterRef("pk")}))
+            for model, field in _STUDENT_ACTIVITY
+        ),
+    ]
+    return user_model.objects.filter(reduce(operator.or_, marks))
 
 
 def students_visible_to(user: Viewer) -> QuerySet:

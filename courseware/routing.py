@@ -4,8 +4,8 @@ from __future__ import annotations
 
 websocket_urlpatterns: list = []
 
-# The grader console (chat.console): mentors and admins, session-authenticated.
-from chat.console import websocket_urlpatterns as chat_console  # noqa: E402
+# The grader console (grader.console): mentors and admins, session-authenticated.
+from grader.routing import websocket_urlpatterns as chat_console  # noqa: E402
 
 websocket_urlpatterns += chat_console
 
@@ -14,7 +14,7 @@ from quizzes.routing import websocket_urlpatterns as quizzes_attempts  # noqa: E
 
 websocket_urlpatterns += quizzes_attempts
 
-# The mentors' live view of attempts in progress (quizzes.mentor_consumers): mentors and staff.
-from quizzes.mentor_consumers import websocket_urlpatterns as mentor_live  # noqa: E402
+# The mentors' live view of attempts in progress (mentors.consumers): mentors and staff.
+from mentors.routing import websocket_urlpatterns as mentor_live  # noqa: E402
 
 websocket_urlpatterns += mentor_live

@@ -10,7 +10,7 @@ urlpatterns = [
     path("accounts/session/", views.session_status, name="session-status"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("chat/", include("chat.urls")),
-    path("mentor/", include("quizzes.mentor_urls")),
+    path("chat/", include("grader.urls")),
+    path("mentor/", include("mentors.urls")),
     path("quizzes/", include("quizzes.urls")),
 ]

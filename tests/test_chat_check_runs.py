@@ -15,10 +15,11 @@ import pytest
 import uvicorn
 from channels.db import database_sync_to_async
 
-from chat import worlds
-from chat.agent import get_agent
-from chat.models import CheckReport
+from chat import rooms
 from chat.routing import application
+from grader.agent import get_agent
+from grader.checkrun import start_run
+from grader.models import CheckReport
 from tests.funchat_clients import (
     BadClient,
     GoodClient,
@@ -41,7 +42,7 @@ FAST = {
 @pytest.fixture
 async def chat_url() -> AsyncIterator[str]:
     """The real chat consumer under uvicorn, in this event loop, on a free loopback port."""
-    worlds.reset()  # the shared world and every room
+    rooms.reset()  # the shared world and every room
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
@@ -55,7 +56,7 @@ async def chat_url() -> AsyncIterator[str]:
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait_for(task, 5)
-    worlds.reset()  # the shared world and every room
+    rooms.reset()  # the shared world and every room
 
 
 async def play_grader(client: GoodClient) -> None:
@@ -86,8 +87,8 @@ async def play_grader(client: GoodClient) -> None:
 
 async def check(client: GoodClient, student=None) -> CheckReport:
     agent = get_agent()
-    await agent.start_run(
-        login=client.login, student_id=student.pk if student else None, options=FAST
+    await start_run(
+        agent, login=client.login, student_id=student.pk if student else None, options=FAST
     )
     client.start()
     await asyncio.wait_for(play_grader(client), 40)
@@ -178,10 +179,10 @@ async def test_a_misbehaving_client_fails_what_it_did_wrong_and_the_rest_is_not_
 
 async def test_a_check_waits_for_the_login_and_a_run_can_be_stopped_by_the_grader(chat_url):
     agent = get_agent()
-    state = await agent.start_run(login="late-cid", options={**FAST, "login_timeout": 30})
+    state = await start_run(agent, login="late-cid", options={**FAST, "login_timeout": 30})
     assert state["step"] == "login" and "late-cid" in state["prompt"]
     with pytest.raises(Exception, match="already running"):
-        await agent.start_run(login="other")
+        await start_run(agent, login="other")
     client = GoodClient(chat_url, "late-cid")
     client.start()
     # Stopped once the client has its user lists: what it did so far is judged.

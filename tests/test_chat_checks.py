@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from chat import checks
-from chat.protocol import ChatWorld
-from chat.recorder import IN, MARK, MAX_TEXT, OUT, Frame, Recorder, digest
+from chat.protocol import ChatRoom
+from grader import checks
+from grader.recorder import IN, MARK, MAX_TEXT, OUT, Frame, Recorder, digest
 
 STUDENT = "ann"
 BOT = "chk-0001"
@@ -413,8 +413,8 @@ def test_a_burst_explained_by_the_user_list_is_no_flood_but_repeats_are():
 
 @pytest.fixture
 def recorder() -> tuple[Recorder, list[Frame]]:
-    world = ChatWorld()
-    rec = Recorder(world, clock=lambda: 1.0)
+    room = ChatRoom()
+    rec = Recorder(room, clock=lambda: 1.0)
     got: list[Frame] = []
     rec.sinks.append(got.append)
     return rec, got

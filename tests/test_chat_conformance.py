@@ -16,7 +16,7 @@ from channels.testing import WebsocketCommunicator
 
 import chat.routing
 from chat.hub import reset_hub
-from chat.protocol import ChatWorld, Send
+from chat.protocol import ChatRoom, SendText
 
 ANSWERS = json.loads(Path(__file__).with_name("chat_reference_answers.json").read_text())["answers"]
 
@@ -46,9 +46,9 @@ def test_the_pinned_answers_cover_every_envelope_error_and_id_echo_rule():
 
 @pytest.mark.parametrize("answer", ANSWERS, ids=label)
 def test_a_fresh_connection_gets_the_references_exact_answer(answer):
-    world = ChatWorld()
+    world = ChatRoom()
     conn = world.connect()
-    assert world.receive(conn, frame_of(answer)) == [Send(conn, answer["reply"])]
+    assert world.receive(conn, frame_of(answer)) == [SendText(conn, answer["reply"])]
 
 
 @pytest.fixture

@@ -15,20 +15,21 @@ from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import timezone
 
-from chat import worlds
-from chat.agent import control_channel, get_agent, listen
-from chat.models import CheckReport
+from chat import rooms
 from courseware.asgi import application
 from courseware.models import Mentorship
+from grader.agent import get_agent
+from grader.control import control_channel, listen
+from grader.models import CheckReport
 
 ORIGIN = (b"origin", b"http://localhost")
 
 
 @pytest.fixture(autouse=True)
 def fresh_chat():
-    worlds.reset()  # the shared world and every room
+    rooms.reset()  # the shared world and every room
     yield
-    worlds.reset()  # the shared world and every room
+    rooms.reset()  # the shared world and every room
 
 
 @pytest.fixture
@@ -134,7 +135,7 @@ def test_the_console_page_is_for_mentors_and_admins_only(
         page = client.get("/chat/console/")
         assert page.status_code == 200
         html = page.content.decode()
-        assert 'id="frames"' in html and "chat/console.js" in html
+        assert 'id="frames"' in html and "grader/console.js" in html
         assert f'<option value="{student.pk}">alice</option>' in html  # link the report to them
         # A mentor is offered only their own students; an admin everyone.
         offered = f'<option value="{other_student.pk}">bob</option>' in html
@@ -211,11 +212,11 @@ def test_the_api_for_mentor_pages_gives_each_students_latest_finished_report(
     assert CheckReport.objects.latest_for_students([student.pk, other_student.pk]) == {
         student.pk: newer
     }
-    html = render_to_string("chat/_report_summary.html", {"report": newer})
+    html = render_to_string("grader/_report_summary.html", {"report": newer})
     assert f'href="/chat/reports/{newer.pk}/"' in html
     assert "1 passed" in html and "1 failed" in html and "1 not observed" in html
     assert f'href="/chat/reports/{newer.pk}.md"' in html
-    assert "No chat check yet" in render_to_string("chat/_report_summary.html", {"report": None})
+    assert "No chat check yet" in render_to_string("grader/_report_summary.html", {"report": None})
 
 
 # -- the console socket ---------------------------------------------------------------------------
@@ -365,14 +366,14 @@ async def test_disconnect_one_and_connection_loss_close_sockets_as_a_restart_wou
         await client.login(login)
     await ann.frame()  # ben's login push
 
-    conn = next(c for c, u in get_agent().hub.world.state.conns.items() if u and u.login == "ann")
+    conn = next(c for c, u in get_agent().hub.room.state.conns.items() if u and u.login == "ann")
     assert (await console.command("kick", conn=conn))["ok"]
     assert (await ann.receive_output(timeout=2))["type"] == "websocket.close"
     assert (await ben.frame())["type"] == "USER_EXTERNAL_LOGOUT"  # ann is offline at once
 
     assert (await console.command("loss", outage=5))["ok"]
     assert (await ben.receive_output(timeout=2))["type"] == "websocket.close"
-    assert get_agent().hub.world.state.conns == {}
+    assert get_agent().hub.room.state.conns == {}
     refused = await ChatClient().connect()
     assert refused[0] is False  # the server plays "down" for 5 s
     down = await console.until(lambda m: (m.get("presence") or {}).get("down_for", 0) > 0)
@@ -513,10 +514,10 @@ def test_the_console_offers_every_world_that_exists_now(client, mentor, settings
         finally:
             owner.delete(key)
     else:
-        worlds.get_hub(room)
+        rooms.get_hub(room)
         try:
             html = client.get("/chat/console/").content.decode()
         finally:
-            worlds.forget(room)
-    assert f'<option value="{room}">{worlds.world_label(room)}</option>' in html
-    assert f'<option value="{worlds.SHARED}" selected>/</option>' in html
+            rooms.forget(room)
+    assert f'<option value="{room}">{rooms.room_label(room)}</option>' in html
+    assert f'<option value="{rooms.SHARED}" selected>/</option>' in html

@@ -97,7 +97,7 @@ async def test_bad_frames_get_an_error_and_the_connection_stays_open():
 
 
 async def test_a_frame_over_the_size_limit_gets_an_error_not_a_closed_socket(settings):
-    get_hub().world.max_frame_bytes = 1000
+    get_hub().room.max_frame_bytes = 1000
     client = await connected()
     big = json.dumps({"id": "big", "type": "USER_ACTIVE", "payload": {"pad": "x" * 2000}})
     await client.send_to(text_data=big)
@@ -162,7 +162,7 @@ async def test_a_bug_in_a_handler_gets_an_internal_error_not_a_dead_socket(monke
     def broken(*args):
         raise KeyError("a bug of ours")
 
-    monkeypatch.setitem(get_hub().world.state.handlers, "USER_ACTIVE", broken)
+    monkeypatch.setitem(get_hub().room.state.handlers, "USER_ACTIVE", broken)
     await client.request("boom", "USER_ACTIVE", None)
     assert await client.frame() == {
         "id": "boom",

@@ -1,4 +1,4 @@
-"""The chat core (chat.protocol.ChatWorld) against the spec, with no sockets.
+"""The chat core (chat.protocol.ChatRoom) against the spec, with no sockets.
 
 Spec: /work/shared/fun-chat-protocol.md, cited as §n. The clock and the uuid source are
 injected, so every frame is compared as the exact text the reference would send.
@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from chat.protocol import ChatWorld, Close, Send
+from chat.protocol import ChatRoom, Close, SendText
 
 T0 = 1_795_342_242_088  # a millisecond timestamp, as Date.now() gives
 CLOSED = "<close>"
@@ -65,21 +65,21 @@ def uid(n: int) -> str:
 
 
 class Chat:
-    """A ChatWorld on a hand-driven clock; actions come back as (conn, text) pairs."""
+    """A ChatRoom on a hand-driven clock; actions come back as (conn, text) pairs."""
 
     def __init__(self, **options) -> None:
         self.ms = T0
         serial = itertools.count(1)
-        self.world = ChatWorld(
+        self.room = ChatRoom(
             clock_ms=lambda: self.ms, new_uuid=lambda: uid(next(serial)), **options
         )
 
     def open(self, count: int = 1) -> list[int]:
-        return [self.world.connect() for _ in range(count)]
+        return [self.room.connect() for _ in range(count)]
 
     def send(self, conn, frame) -> list[tuple]:
         text = frame if isinstance(frame, str | bytes | bytearray) else json.dumps(frame)
-        return rendered(self.world.receive(conn, text))
+        return rendered(self.room.receive(conn, text))
 
     def request(self, conn, id_, type_, payload) -> list[tuple]:
         return self.send(conn, {"id": id_, "type": type_, "payload": payload})
@@ -107,7 +107,7 @@ class Chat:
 def rendered(actions) -> list[tuple]:
     out = []
     for action in actions:
-        if isinstance(action, Send):
+        if isinstance(action, SendText):
             out.append((action.conn, action.text))
         else:
             assert isinstance(action, Close)
@@ -507,7 +507,7 @@ def test_message_send_errors(chat, pair):
 
 def test_message_ids_are_a_uuid4_and_the_creation_millisecond(pair):
     """§5, §11.11 with the real clock and uuid: datetime is Date.now(), in milliseconds."""
-    world = ChatWorld()
+    world = ChatRoom()
     a, b = world.connect(), world.connect()
     for conn, login in [(a, "ann"), (b, "ben")]:
         world.receive(
@@ -803,7 +803,7 @@ def test_broadcasts_follow_connection_opening_order_not_login_order(chat):
     actions = chat.login(c5, "e")
     assert [conn for conn, _ in actions] == [c1, c3, c4, c5]
     assert [conn for conn, _ in chat.logout(c5, "e")] == [c1, c3, c4, c5]
-    assert [conn for conn, _ in rendered(chat.world.disconnect(c3))] == [c1, c4]
+    assert [conn for conn, _ in rendered(chat.room.disconnect(c3))] == [c1, c4]
 
 
 def test_unauthenticated_and_logged_out_connections_get_no_pushes(chat):
@@ -820,7 +820,7 @@ def test_closing_a_logged_in_socket_logs_the_user_out_for_the_others_only(chat):
     a, b, _idle = chat.open(3)
     chat.login(a, "ann", "pwA")
     chat.login(b, "ben")
-    assert rendered(chat.world.disconnect(a)) == [
+    assert rendered(chat.room.disconnect(a)) == [
         (b, user_frame("null", "USER_EXTERNAL_LOGOUT", "ann", False)),
     ]
     assert chat.reply(b, "u", "USER_INACTIVE", None) == (
@@ -839,16 +839,16 @@ def test_closing_an_unauthenticated_or_logged_out_socket_tells_nobody(chat):
     chat.login(a, "ann")
     chat.login(c, "cat")
     chat.logout(c, "cat")
-    assert chat.world.disconnect(b) == []
-    assert chat.world.disconnect(c) == []
-    assert chat.world.disconnect(c) == []  # twice is harmless
-    assert chat.world.disconnect(999) == []
+    assert chat.room.disconnect(b) == []
+    assert chat.room.disconnect(c) == []
+    assert chat.room.disconnect(c) == []  # twice is harmless
+    assert chat.room.disconnect(999) == []
 
 
 def test_a_frame_from_a_closed_connection_is_ignored(chat):
     (a,) = chat.open()
     chat.login(a, "ann")
-    chat.world.disconnect(a)
+    chat.room.disconnect(a)
     assert chat.login(a, "ann") == []
 
 
@@ -863,7 +863,7 @@ def test_clear_closes_in_opening_order_and_the_rest_hear_each_logged_in_one_go(c
     chat.message(c1, "ben", "forgotten")
     out_ann = user_frame("null", "USER_EXTERNAL_LOGOUT", "ann", False)
     out_ben = user_frame("null", "USER_EXTERNAL_LOGOUT", "ben", False)
-    assert rendered(chat.world.clear()) == [
+    assert rendered(chat.room.clear()) == [
         (c1, CLOSED),
         (c3, out_ann),
         (c4, out_ann),
@@ -874,7 +874,7 @@ def test_clear_closes_in_opening_order_and_the_rest_hear_each_logged_in_one_go(c
     ]
     # The old connections are gone; their close events are no-ops.
     assert chat.login(c2, "x") == []
-    assert chat.world.disconnect(c3) == []
+    assert chat.room.disconnect(c3) == []
 
 
 def test_after_clear_users_and_messages_are_gone_and_a_new_password_works(chat):
@@ -882,7 +882,7 @@ def test_after_clear_users_and_messages_are_gone_and_a_new_password_works(chat):
     chat.login(a, "ann", "old")
     chat.login(b, "ben")
     msg = chat.message(a, "ben", "forgotten")
-    chat.world.clear()
+    chat.room.clear()
     c, d = chat.open(2)
     assert chat.login(c, "ann", "new") == [(c, user_frame('"in-ann"', "USER_LOGIN", "ann", True))]
     assert chat.reply(c, "i", "USER_INACTIVE", None).endswith('{"users":[]}}')
@@ -898,7 +898,7 @@ def test_after_clear_users_and_messages_are_gone_and_a_new_password_works(chat):
 
 
 def test_clear_of_an_empty_world_does_nothing(chat):
-    assert chat.world.clear() == []
+    assert chat.room.clear() == []
 
 
 # -- §12: the reference's crash inputs get the recommended ERROR ----------------------------
@@ -937,7 +937,7 @@ def test_a_frame_over_the_size_limit_gets_a_structure_error_and_nothing_else():
     padded = login[:-1] + ',"p":"' + "x" * (120 - len(login) - 7) + '"}'
     assert len(padded) == 120
     assert chat.send(a, padded) == [(a, user_frame('"l"', "USER_LOGIN", "ann", True))]
-    chat.world.disconnect(a)
+    chat.room.disconnect(a)
     (b,) = chat.open()
     over = login[:-1] + ',"p":"' + "x" * 200 + '"}'
     assert chat.send(b, over) == [(b, err("null", "structure"))]

@@ -15,7 +15,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chat.protocol import ChatWorld, Close, Send
+from chat.protocol import ChatRoom, Close, SendText
 from chat.redact import redact
 
 T0 = 1_795_342_242_088
@@ -157,7 +157,7 @@ class Session:
 
     def __init__(self) -> None:
         serial = itertools.count(1)
-        self.world = ChatWorld(clock_ms=lambda: T0, new_uuid=lambda: f"u{next(serial)}")
+        self.room = ChatRoom(clock_ms=lambda: T0, new_uuid=lambda: f"u{next(serial)}")
         self.logged_in: dict[int, bool] = {}  # the open connections, in opening order
         self.closed: list[int] = []
         self.populate()
@@ -179,13 +179,13 @@ class Session:
 
     def send_after_close(self, index: int, frame: str | bytes) -> None:
         if self.closed:
-            assert self.world.receive(self.closed[index % len(self.closed)], frame) == []
+            assert self.room.receive(self.closed[index % len(self.closed)], frame) == []
 
     def receive(self, conn: int, frame: str | bytes) -> None:
-        actions = self.world.receive(conn, frame)
+        actions = self.room.receive(conn, frame)
         assert actions, "every frame gets a reply"
         *pushes, reply = actions
-        assert isinstance(reply, Send) and reply.conn == conn
+        assert isinstance(reply, SendText) and reply.conn == conn
         answer = check_frame(reply.text)
         self.check_pushes(pushes, besides=conn)
         if answer["type"] == "ERROR":
@@ -197,7 +197,7 @@ class Session:
 
     def check_pushes(self, pushes: list, besides: int | None = None) -> None:
         for push in pushes:
-            assert isinstance(push, Send)
+            assert isinstance(push, SendText)
             assert push.conn != besides and self.logged_in.get(push.conn), "pushes go to others"
             assert check_frame(push.text)["id"] is None
 
@@ -211,21 +211,21 @@ class Session:
 
     def close(self, index: int) -> None:
         conn = [*self.logged_in, *self.closed][index % (len(self.logged_in) + len(self.closed))]
-        actions = self.world.disconnect(conn)
+        actions = self.room.disconnect(conn)
         was_logged_in = self.logged_in.pop(conn, False)
         self.closed.append(conn)
         self.check_pushes(actions, besides=conn)
         assert bool(actions) <= was_logged_in
 
     def open(self) -> None:
-        self.logged_in[self.world.connect()] = False
+        self.logged_in[self.room.connect()] = False
 
     def clear(self) -> None:
-        actions = self.world.clear()
+        actions = self.room.clear()
         closed = [a.conn for a in actions if isinstance(a, Close)]
         assert closed == list(self.logged_in)  # every open one, in opening order
         for action in actions:
-            if isinstance(action, Send):
+            if isinstance(action, SendText):
                 assert action.conn not in closed[: closed.index(action.conn)]
                 check_frame(action.text)
         self.closed += closed

@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from chat.hub import Hub
 from chat.management.commands import chatserver
-from chat.protocol import ChatWorld
+from chat.protocol import ChatRoom
 
 SECRET = "hunter2-Sekret"
 
@@ -38,7 +38,7 @@ def scenario(hub: Hub) -> None:
 def logged(caplog, level: str) -> list[str]:
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="chat.frames"):
-        scenario(Hub(ChatWorld(), max_queue_bytes=1000, log=level))
+        scenario(Hub(ChatRoom(), max_queue_bytes=1000, log=level))
     return [r.getMessage() for r in caplog.records if r.name == "chat.frames"]
 
 
@@ -124,3 +124,20 @@ def test_the_port_option_beats_both_environment_variables(monkeypatch, served, s
         ([("127.0.0.1", 5001), ("::1", 5001)], "uvicorn"),
     ]
     assert "ws://localhost:5003/" in out.getvalue()
+
+
+def test_serving_the_chat_runs_the_hooks_the_grader_registered(monkeypatch, settings):
+    """chat.cluster imports nothing of the grader: grader.apps put its console listener in
+    chat.hooks, and start_serving (the `serve` and `chatserver` start-up) runs every hook."""
+    from chat import cluster, hooks
+    from grader.control import start_listening
+
+    assert start_listening in hooks._at_serving  # registered once, by GraderConfig.ready
+    hooks.at_serving(start_listening)
+    assert hooks._at_serving.count(start_listening) == 1
+    ran: list[str] = []
+    monkeypatch.setattr(hooks, "_at_serving", [lambda: ran.append("first")])
+    hooks.at_serving(lambda: ran.append("second"))
+    settings.REDIS_URL = ""  # no cluster to join: only the hooks run
+    cluster.start_serving()
+    assert ran == ["first", "second"]

@@ -13,8 +13,8 @@ from fractions import Fraction
 
 import pytest
 
-from quizzes import analytics, svg
-from quizzes.analytics import (
+from mentors import analytics, svg
+from mentors.analytics import (
     NEGATIVE_DISCRIMINATION,
     SUSPECT_KEY,
     TOO_EASY,

@@ -17,9 +17,9 @@ from django.urls import reverse
 from courseware.mentoring import can_view_student, students_visible_to
 from courseware.models import Mentorship, Objective
 from courseware.roles import MENTORS, STUDENTS
-from quizzes import analytics
+from mentors import analytics
+from mentors.data import analytics_input
 from quizzes.attempts import attempt_start
-from quizzes.mentor_data import analytics_input
 from quizzes.models import Attempt, Quiz
 from tests.conftest import make_user
 from tests.mentor_world import STUDENTS as COHORT
@@ -122,6 +122,18 @@ def test_a_mentor_sees_only_their_students_and_staff_everyone(world):
     assert not can_view_student(world.alice, world.bob)
     assert not can_view_student(world.alice, world.alice)  # their own pages live elsewhere
     assert can_view_student(world.admin, world.other_mentor)
+
+
+def test_an_account_that_started_a_test_counts_as_a_student_for_staff(world):
+    """Outside the Students group and with no mentor, someone who started a test is still
+    one of the students staff see (quizzes registers attempts); an idle account is not."""
+    tester = make_user("tester")
+    idle = make_user("idle")
+    attempt_start(quiz=world.quiz, user=tester)
+    visible = set(students_visible_to(world.admin))
+    assert tester in visible
+    assert idle not in visible
+    assert not students_visible_to(world.mentor).filter(pk=tester.pk).exists()
 
 
 def test_a_mentor_removed_from_the_mentors_group_loses_their_students(world):
@@ -297,7 +309,7 @@ def test_an_attempt_in_progress_shows_the_answers_so_far_without_a_grade(world):
 
 
 def test_the_student_page_lists_attempts_and_the_latest_chat_check(world):
-    from chat.models import CheckReport
+    from grader.models import CheckReport
 
     CheckReport.objects.create(
         login="alice-chat", student=world.alice, status=CheckReport.Status.FINISHED
@@ -456,7 +468,7 @@ def test_deleting_a_student_removes_them_from_their_mentors_table(world):
 
 
 def test_chat_check_reports_follow_the_same_mentor_scoping(world):
-    from chat.models import CheckReport
+    from grader.models import CheckReport
 
     alices = CheckReport.objects.create(
         login="alice-chat", student=world.alice, status=CheckReport.Status.FINISHED

@@ -17,7 +17,7 @@ import pytest
 import websockets
 from django.test import override_settings
 
-from chat.cluster import cluster_worlds
+from chat.cluster import cluster_rooms
 from tests.chatclient import Client
 from tests.scalekit import eventually, kill_hard, redis_client, redis_url, unique_prefix
 from tests.servers import free_port, server_process
@@ -39,7 +39,7 @@ class Cluster:
         return f"ws://127.0.0.1:{port}{path}"
 
     def stats(self) -> list[dict[str, int]]:
-        """What each process published last (chat.cluster.Stats), per heartbeat."""
+        """What each process published last (chat.relay.Stats), per heartbeat."""
         with redis_client(self.url) as r:
             keys = list(r.scan_iter(f"{self.prefix}-chat:stats:*"))
             return [{k.decode(): int(v) for k, v in r.hgetall(key).items()} for key in keys]
@@ -284,7 +284,7 @@ def test_rooms_are_worlds_of_their_own_across_processes(pair):
             CHAT_CLUSTER=True,
             CHANNEL_LAYERS={"chat": {"CONFIG": {"prefix": f"{pair.prefix}-chat"}}},
         ):
-            assert cluster_worlds() == ["shared", "room.grader-1", "room.two"]
+            assert cluster_rooms() == ["shared", "room.grader-1", "room.two"]
         for client in (shared, one_a, one_b, two):
             await client.close()
 

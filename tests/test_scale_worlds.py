@@ -9,17 +9,17 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from chat import worlds
-from chat.worlds import SHARED, WorldRefused
+from chat import rooms
+from chat.rooms import SHARED, RoomRefused
 from courseware.asgi import application
 
 
 @pytest.fixture(autouse=True)
 def fresh_worlds(settings):
     settings.CHAT_ROOMS = True
-    worlds.reset()
+    rooms.reset()
     yield
-    worlds.reset()
+    rooms.reset()
 
 
 class ChatClient(WebsocketCommunicator):
@@ -64,29 +64,29 @@ async def connected(path: str) -> ChatClient:
     ],
 )
 def test_a_path_selects_its_world(path, world):
-    assert worlds.world_of_path(path) == world
+    assert rooms.room_of_path(path) == world
 
 
 @pytest.mark.parametrize(
     "path", ["/rooms/", "/rooms/caf\u00e9", "/rooms/a b", "/rooms/" + "x" * 41]
 )
 def test_a_malformed_room_name_is_refused_with_a_reason(path):
-    with pytest.raises(WorldRefused) as refused:
-        worlds.world_of_path(path)
+    with pytest.raises(RoomRefused) as refused:
+        rooms.room_of_path(path)
     assert refused.value.code == 4400 and "letters, digits" in refused.value.reason
 
 
 def test_without_chat_rooms_every_path_is_the_shared_world(settings):
     settings.CHAT_ROOMS = False
-    assert worlds.world_of_path("/rooms/grader-7") == SHARED
-    assert worlds.world_of_path("/rooms/caf\u00e9") == SHARED
+    assert rooms.room_of_path("/rooms/grader-7") == SHARED
+    assert rooms.room_of_path("/rooms/caf\u00e9") == SHARED
 
 
 def test_only_checked_world_keys_come_back_from_untrusted_input():
-    assert worlds.parse_world("shared") == SHARED
-    assert worlds.parse_world("room.grader-7") == "room.grader-7"
+    assert rooms.parse_room("shared") == SHARED
+    assert rooms.parse_room("room.grader-7") == "room.grader-7"
     for bad in ("room.Grader", "room.", "room.a b", "chat.control", None, 7, "room." + "x" * 41):
-        assert worlds.parse_world(bad) is None
+        assert rooms.parse_room(bad) is None
 
 
 async def test_a_room_is_a_world_of_its_own_and_the_shared_world_is_untouched():
@@ -101,7 +101,7 @@ async def test_a_room_is_a_world_of_its_own_and_the_shared_world_is_untouched():
     assert await room.active() == ["ann"]
     assert await other.active() == ["bob"]
     assert await shared.receive_nothing(0.1)  # no presence push crossed worlds
-    listed = {w.key: (w.label, w.connections, w.online) for w in worlds.list_worlds()}
+    listed = {w.key: (w.label, w.connections, w.online) for w in rooms.list_rooms()}
     assert listed == {
         "shared": ("/", 1, 1),
         "room.one": ("/rooms/one", 1, 1),
@@ -130,9 +130,9 @@ async def test_idle_rooms_are_forgotten_and_busy_ones_kept(settings):
     await idle.login("gone")
     await idle.disconnect()
     now = time.monotonic()
-    assert worlds.reap(now=now + 30) == []
-    assert worlds.reap(now=now + 61) == ["room.idle"]
-    assert [w.key for w in worlds.list_worlds()] == ["room.busy"]
+    assert rooms.reap(now=now + 30) == []
+    assert rooms.reap(now=now + 61) == ["room.idle"]
+    assert [w.key for w in rooms.list_rooms()] == ["room.busy"]
     # A new socket in the forgotten room starts it empty: the old user is unknown.
     again = await connected("/rooms/idle")
     assert (await again.login("gone", "another-password"))["type"] == "USER_LOGIN"

@@ -10,6 +10,7 @@ import sys
 import pytest
 from channels.layers import get_channel_layer
 
+from tests.conftest import FAST_HASHER, PASSWORD
 from tests.servers import ROOT
 
 PROBE = """
@@ -18,12 +19,15 @@ from django.conf import settings
 django.setup()
 print(json.dumps({"engine": settings.DATABASES["default"]["ENGINE"],
                   "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
-                  "debug": settings.DEBUG, "chat_port": settings.CHAT_PORT}))
+                  "debug": settings.DEBUG, "chat_port": settings.CHAT_PORT,
+                  "hasher": settings.PASSWORD_HASHERS[0]}))
 """
 
 
 def settings_with(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    # The test run's own PASSWORD_HASHERS (tests/conftest.py) is not a default either.
+    ignored = {"DATABASE_URL", "REDIS_URL", "PASSWORD_HASHERS"}
+    clean = {k: v for k, v in os.environ.items() if k not in ignored}
     clean["DJANGO_SETTINGS_MODULE"] = "courseware.settings"
     return subprocess.run(
         [sys.executable, "-c", PROBE],
@@ -48,6 +52,7 @@ def test_defaults_need_no_configuration():
         "layer": "channels.layers.InMemoryChannelLayer",
         "debug": True,
         "chat_port": 4000,
+        "hasher": "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     }
 
 
@@ -60,6 +65,14 @@ def test_database_url_and_redis_url_switch_to_postgres_and_the_redis_layer():
     assert got["engine"] == "django.db.backends.postgresql"
     assert got["layer"] == "channels_redis.core.RedisChannelLayer"
     assert got["chat_port"] == 4100
+
+
+def test_password_hashers_come_from_the_environment_for_the_tests_and_their_servers(student):
+    """PASSWORD_HASHERS replaces Django's list; the test run sets MD5 for itself and its servers."""
+    assert probe(PASSWORD_HASHERS=f"{FAST_HASHER},x.Other")["hasher"] == FAST_HASHER
+    assert os.environ["PASSWORD_HASHERS"] == FAST_HASHER  # what tests/servers.py passes on
+    assert student.password.startswith("md5$")
+    assert student.check_password(PASSWORD)
 
 
 def test_a_secret_key_is_required_once_debug_is_off():

@@ -1,0 +1,78 @@
+"""What a check run waits for: predicates over the frames it records (grader.recorder).
+
+Each function makes a fresh predicate for one wait; some keep state across the frames they
+see (which of the messages were read so far, say), so a predicate is never reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from grader.recorder import IN, OUT, Frame
+
+Predicate = Callable[[Frame], bool]
+
+
+def logged_in(login: str) -> Predicate:
+    """The server's USER_LOGIN reply to the student's client (not a bot's)."""
+    return lambda f: (
+        f.dir == OUT and f.type == "USER_LOGIN" and not f.bot and f.info.get("login") == login
+    )
+
+
+def _sent_by(f: Frame, login: str, kind: str) -> bool:
+    """A `kind` request from the student's client."""
+    return f.dir == IN and f.type == kind and f.login == login and not f.bot
+
+
+def read_all(login: str, ids: set[str]) -> Predicate:
+    """The student's client has sent MSG_READ for every one of these messages."""
+    remaining = set(ids)
+
+    def predicate(f: Frame) -> bool:
+        if _sent_by(f, login, "MSG_READ"):
+            remaining.discard(f.info.get("msg"))
+        return not remaining
+
+    return predicate
+
+
+def edited_and_deleted(login: str) -> Predicate:
+    """The student's client has sent at least one MSG_EDIT and one MSG_DELETE."""
+    seen: set[str] = set()
+
+    def predicate(f: Frame) -> bool:
+        for kind in ("MSG_EDIT", "MSG_DELETE"):
+            if _sent_by(f, login, kind):
+                seen.add(kind)
+        return len(seen) == 2
+
+    return predicate
+
+
+def delivered(msg: str) -> Predicate:
+    """The bot was told that its message `msg` is delivered."""
+    return lambda f: f.dir == OUT and f.bot and f.type == "MSG_DELIVER" and f.info.get("msg") == msg
+
+
+def settled(login: str, conn: Any) -> Predicate:
+    """On `conn`, the client asked for both user lists and about every user they listed."""
+    lists: set[str] = set()
+    answered: set[str] = set()
+    listed: set[str] = set()
+    asked: set[str] = set()
+
+    def predicate(f: Frame) -> bool:
+        if f.conn != conn:
+            return False
+        if f.dir == IN and f.type in ("USER_ACTIVE", "USER_INACTIVE"):
+            lists.add(f.type)
+        elif f.dir == OUT and f.type in ("USER_ACTIVE", "USER_INACTIVE"):
+            answered.add(f.type)
+            listed.update(u for u in f.info.get("users", []) if u != login)
+        elif f.dir == IN and f.type in ("MSG_COUNT_NOT_READED_FROM_USER", "MSG_FROM_USER"):
+            asked.add(f.info.get("peer"))
+        return len(lists) == len(answered) == 2 and listed <= asked
+
+    return predicate

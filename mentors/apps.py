@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MentorsConfig(AppConfig):
+    name = "mentors"
+    verbose_name = "Mentor pages"
