@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 MANAGE := $(PYTHON) manage.py
 
-.PHONY: run test setup setup-dev fixtures lint check-migrations pytest clean
+.PHONY: run test test-fast setup setup-dev fixtures lint check-migrations pytest clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,7 @@ run: fixtures
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 check-migrations: setup-dev
 	$(MANAGE) makemigrations --check --dry-run
@@ -44,5 +45,11 @@ pytest: setup-dev
 
 test: lint check-migrations pytest
 
+# The quick loop while coding: unit and Channels tests only, no browser and no server
+# process (the `browser` and `live` markers), on two pytest-xdist workers.
+FAST_WORKERS ?= 2
+test-fast: setup-dev
+	$(BIN)/pytest -m "not browser and not live" -n $(FAST_WORKERS) $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 test-db.sqlite3
+	rm -rf $(VENV) staticfiles db.sqlite3 test-db.sqlite3 .mypy_cache
