@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 MANAGE := $(PYTHON) manage.py
 
-.PHONY: run test setup setup-dev fixtures lint check-migrations pytest clean
+.PHONY: run test test-fast setup setup-dev fixtures lint check-migrations pytest clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,6 +41,7 @@ lint: setup-dev
 	$(BIN)/ruff format --check .
 	$(if $(QUIZ_FILES),$(MANAGE) load_quiz --check $(QUIZ_FILES) --modules $(MODULE_FILES))
 	$(if $(QUIZ_FILES),$(MANAGE) lint_quiz $(QUIZ_FILES) --modules $(MODULE_FILES))
+	$(BIN)/mypy
 
 check-migrations: setup-dev
 	$(MANAGE) makemigrations --check --dry-run
@@ -50,5 +51,11 @@ pytest: setup-dev
 
 test: lint check-migrations pytest
 
+# The quick loop while coding: unit and Channels tests only, no browser and no server
+# process (the `browser` and `live` markers), on two pytest-xdist workers.
+FAST_WORKERS ?= 2
+test-fast: setup-dev
+	$(BIN)/pytest -m "not browser and not live" -n $(FAST_WORKERS) $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 test-db.sqlite3
+	rm -rf $(VENV) staticfiles db.sqlite3 test-db.sqlite3 .mypy_cache

@@ -47,7 +47,7 @@ def transport_backlog(send: Any) -> Callable[[], int] | None:
     client that does not read. uvicorn's send waits instead, and the Outbox's own queue
     shows it.
     """
-    transport = getattr(_protocol(send), "transport", None)
+    transport: Any = getattr(_protocol(send), "transport", None)  # Twisted's private parts
     if not hasattr(transport, "_tempDataLen"):
         return None
 

@@ -7,7 +7,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 
@@ -86,8 +86,11 @@ class Hub:
         if isinstance(reply, SendText) and reply.text.endswith(_STRUCTURE_TAIL):
             return
         text = jscodec.text_of(frame)
-        if self.log == "ERROR" and jscodec.loads(text)["type"].lower() != "error":
-            return  # well-formed, or the core would have refused it: a dict with a str type
+        if self.log == "ERROR":
+            # Well-formed, or the core would have refused it: a dict with a str type.
+            frame_type = cast("dict[str, str]", jscodec.loads(text))["type"]
+            if frame_type.lower() != "error":
+                return
         frames_log.info("incoming %s %s", conn, redact(text))
 
     def close(self, conn: Any) -> None:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from json.decoder import scanstring
+from collections.abc import Callable
+from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 
 import orjson
 
@@ -40,6 +41,8 @@ def _reject_constant(name: str) -> float:
 # 5000-digit literal, which raises ValueError past Python's int digit limit.
 _EXACT = json.JSONDecoder(parse_int=float, parse_constant=_reject_constant)
 _WS = re.compile(r"[ \t\n\r]*")
+# json's own string scanner (C when available), which typeshed does not declare.
+scanstring: Callable[[str, int, bool], tuple[str, int]] = _scanstring
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 # One pass: a surrogate pair (one character to JavaScript), else a character to escape.
 _ESCAPABLE = re.compile(r'[\ud800-\udbff][\udc00-\udfff]|["\\\x00-\x1f\ud800-\udfff]')
@@ -84,15 +87,21 @@ def loads_exact(text: str) -> object:
         raise InvalidJSON(str(error)) from None
 
 
+def _skip_ws(text: str, i: int) -> int:
+    """The index of the first character at or after i that is not JSON whitespace."""
+    match = _WS.match(text, i)
+    return match.end() if match else i  # the pattern matches the empty string: never None
+
+
 def _key(text: str, i: int) -> tuple[str, int]:
     """An object key and its colon; returns the index of the value."""
     if not text.startswith('"', i):
         raise InvalidJSON(f"expected a key at {i}")
     key, i = scanstring(text, i + 1, True)
-    i = _WS.match(text, i).end()
+    i = _skip_ws(text, i)
     if not text.startswith(":", i):
         raise InvalidJSON(f"expected ':' at {i}")
-    return key, _WS.match(text, i + 1).end()
+    return key, _skip_ws(text, i + 1)
 
 
 def _scalar(text: str, i: int) -> tuple[object, int]:
@@ -112,12 +121,12 @@ def _loads_deep(text: str) -> object:
     """JSON.parse without recursion, for documents nested deeper than json allows."""
     stack: list[list[object] | dict[str, object]] = []
     keys: list[str] = []
-    i = _WS.match(text).end()
+    i = _skip_ws(text, 0)
     try:
         while True:
             opener = text[i : i + 1]
             if opener in ("{", "["):
-                i = _WS.match(text, i + 1).end()
+                i = _skip_ws(text, i + 1)
                 if text.startswith("}" if opener == "{" else "]", i):
                     value: object = {} if opener == "{" else []
                     i += 1
@@ -130,7 +139,7 @@ def _loads_deep(text: str) -> object:
             else:
                 value, i = _scalar(text, i)
             while True:  # attach the finished value, closing containers as they end
-                i = _WS.match(text, i).end()
+                i = _skip_ws(text, i)
                 if not stack:
                     if i != len(text):
                         raise InvalidJSON(f"extra data at {i}")
@@ -141,7 +150,7 @@ def _loads_deep(text: str) -> object:
                 else:
                     top[keys[-1]] = value
                 if text.startswith(",", i):
-                    i = _WS.match(text, i + 1).end()
+                    i = _skip_ws(text, i + 1)
                     if isinstance(top, dict):
                         keys[-1], i = _key(text, i)
                     break
@@ -270,7 +279,7 @@ def stringify(value: object) -> str:
                 parts.append(",")
             written[0] = True
             if is_object:
-                key, pending = item  # type: ignore[misc]
+                key, pending = item
                 parts.append(string(key) + ":")
             else:
                 pending = item

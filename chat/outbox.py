@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
-AsgiSend = Callable[[dict[str, Any]], Awaitable[None]]
+# A coroutine function, not any awaitable: start_eagerly drives what it returns by hand.
+AsgiSend = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
 
 
 DONE = object()  # start_eagerly's answer when the coroutine ran to its end
@@ -122,7 +123,7 @@ class Outbox:
         self._backlog = backlog
         self._close = close
         self._queue: deque[dict[str, Any]] = deque()
-        self._writer: asyncio.Task | None = None
+        self._writer: asyncio.Task[None] | None = None
         self.max_bytes = max_bytes
         self.queued_bytes = 0
         self.closed = False

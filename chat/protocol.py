@@ -1,6 +1,6 @@
 """The fun-chat protocol core: RS School's reference server without the sockets.
 
-Spec: /work/shared/fun-chat-protocol.md, cited as §n. Where it and the reference's code
+Spec: docs/fun-chat-protocol.md, cited as §n. Where it and the reference's code
 (rolling-scopes-school/fun-chat-server @ 260517a) disagree, the code wins. The transport
 calls connect/receive/disconnect/clear and writes the returned actions in the given order;
 the core touches no socket, clock or randomness except through its arguments. This module
@@ -131,7 +131,7 @@ class ChatRoom:
             return [SendText(conn, error_frame(id_json, TYPE))]
         me = self.state.conns[conn]
         if me is None and kind not in NO_AUTH_NEEDED:
-            return [SendText(conn, error_frame(id_json, NOT_AUTH))]  # before the payload (§3.5)
+            return [SendText(conn, error_frame(id_json, NOT_AUTH))]  # §3 step 5, before the payload
         try:
             return handler(conn, me, id_json, payload)
         except Exception:  # only a bug of ours gets here: answer rather than drop the socket

@@ -25,7 +25,8 @@ _OPENERS = {"{": "}", "[": "]"}
 def _is_password_key(token: str) -> bool:
     """Whether a string token spells "password", escapes included."""
     try:
-        return json.loads(token) == "password"
+        value: object = json.loads(token)
+        return value == "password"
     except ValueError:
         return token[1:].rstrip('"') == "password"
 

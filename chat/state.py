@@ -8,6 +8,7 @@ Everything lives in one ChatState instance: no globals, so a process can hold se
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from typing import cast
 
 from chat import jscodec
 from chat.frames import (
@@ -53,7 +54,7 @@ def _strings(container: object, *keys: str) -> tuple[str, ...] | None:
     for value in values:
         if not isinstance(value, str):
             return None
-    return values
+    return cast("tuple[str, ...]", values)  # each one checked just above
 
 
 class User:

@@ -11,13 +11,14 @@ import operator
 from functools import reduce
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db.models import Exists, Model, OuterRef, QuerySet
 
 from courseware.models import Mentorship
 from courseware.roles import MENTORS, STUDENTS, in_group
 
-Viewer = AbstractBaseUser | AnonymousUser
+# request.user: this project keeps Django's own User model.
+Viewer = User | AnonymousUser
 
 # (model, name of its foreign key to the user): rows that make their user a student even
 # outside the group, such as a test attempt. The apps that own such models add them from

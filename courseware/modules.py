@@ -10,7 +10,7 @@ from django.db.models import ProtectedError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from courseware.models import Module, Objective, Resource
-from courseware.yamlspec import Located, Problem, SpecError, read_located
+from courseware.yamlspec import Loc, Located, Problem, SpecError, read_located
 
 Slug = Annotated[StrictStr, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=50)]
 Link = Annotated[StrictStr, Field(pattern=r"^(https?://\S+|/\S*)$", max_length=500)]
@@ -57,7 +57,7 @@ def _check_references(doc: Located, spec: ModuleSpec) -> None:
         if objective.key in keys:
             doc.problem(("objectives", i, "key"), f"duplicate objective key {objective.key!r}")
         keys.add(objective.key)
-    links = [
+    links: list[tuple[Loc, LinkSpec]] = [
         (("theory", g, "resources", r), link)
         for g, group in enumerate(spec.theory)
         for r, link in enumerate(group.resources)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 STUDENTS = "Students"
 MENTORS = "Mentors"
 
 
-def in_group(user: AbstractBaseUser | AnonymousUser, name: str) -> bool:
+def in_group(user: User | AnonymousUser, name: str) -> bool:
     return user.is_authenticated and user.groups.filter(name=name).exists()
 
 
-def is_mentor(user: AbstractBaseUser | AnonymousUser) -> bool:
+def is_mentor(user: User | AnonymousUser) -> bool:
     return user.is_authenticated and (user.is_staff or in_group(user, MENTORS))

@@ -10,9 +10,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from axes.backends import AxesStandaloneBackend
-from axes.helpers import get_client_ip_address, get_client_username, get_cool_off
-from axes.models import AccessAttempt
+from axes.backends import AxesStandaloneBackend  # type: ignore[import-untyped]
+from axes.helpers import (  # type: ignore[import-untyped]
+    get_client_ip_address,
+    get_client_username,
+    get_cool_off,
+)
+from axes.models import AccessAttempt  # type: ignore[import-untyped]
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.contrib import admin
 from django.contrib.auth.forms import AuthenticationForm

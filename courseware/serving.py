@@ -110,8 +110,11 @@ def _run_daphne(
     from daphne.server import Server
 
     def ready() -> None:
-        from twisted.internet import reactor
+        from twisted.internet import reactor as installed
 
+        # Twisted declares the reactor by its zope interfaces, whose methods mypy reads as
+        # if `self` were their first argument.
+        reactor: Any = installed
         if on_start is not None:
             reactor.callLater(0, on_start)  # runs inside the running asyncio loop
         reactor.addSystemEventTrigger("after", "shutdown", _stopped)

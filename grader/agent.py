@@ -115,7 +115,7 @@ class Agent:
         self.run_changed = True
 
     def presence(self) -> dict[str, Any]:
-        conns = []
+        conns: list[dict[str, Any]] = []
         users = []
         for conn, user in self.hub.room.state.conns.items():
             if user is not None:

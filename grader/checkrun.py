@@ -209,7 +209,7 @@ class CheckRun:
         if frame.get("type") == "MSG_SEND" and message.get("from") == self.login:
             asyncio.get_running_loop().call_later(0.5, self._bot_read, message.get("id"))
 
-    def _bot_read(self, message_id: str) -> None:
+    def _bot_read(self, message_id: object) -> None:
         if self.bot is not None and self.bot.connected and isinstance(message_id, str):
             with contextlib.suppress(BotError):  # deleted meanwhile
                 self.bot.read(message_id)
@@ -351,7 +351,7 @@ async def start_run(
     login: str,
     student_id: int | None = None,
     grader_id: int | None = None,
-    options: dict[str, float] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Start the automatic check of the client that logs in as `login`, in the agent's room."""
     if agent.running:

@@ -146,12 +146,12 @@ def _bot_command(agent: Agent, c: dict[str, Any]) -> Any:
         if agent.console_bot is not None and agent.console_bot.connected:
             return agent.console_bot.state()
         if c["login"]:
-            bot = agent.new_bot(c["login"])
-            bot.connect()
+            fresh = agent.new_bot(c["login"])
+            fresh.connect()
         else:
-            bot = agent.connect_bot()
-        agent.console_bot = bot
-        return bot.state()
+            fresh = agent.connect_bot()
+        agent.console_bot = fresh
+        return fresh.state()
     bot = agent.console_bot
     if bot is None or not bot.connected:
         raise CommandError("connect the bot first")

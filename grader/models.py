@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -38,7 +38,7 @@ class CheckReportQuerySet(models.QuerySet):
             latest.setdefault(report.student_id, report)
         return latest
 
-    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> CheckReportQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> CheckReportQuerySet:
         """Staff see every report; a mentor their assigned students' (as on the mentor
         pages, courseware.mentoring) and the runs they graded; a student only their own."""
         if not user.is_authenticated:

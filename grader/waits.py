@@ -32,7 +32,9 @@ def read_all(login: str, ids: set[str]) -> Predicate:
 
     def predicate(f: Frame) -> bool:
         if _sent_by(f, login, "MSG_READ"):
-            remaining.discard(f.info.get("msg"))
+            msg = f.info.get("msg")
+            if isinstance(msg, str):
+                remaining.discard(msg)
         return not remaining
 
     return predicate
@@ -72,7 +74,9 @@ def settled(login: str, conn: Any) -> Predicate:
             answered.add(f.type)
             listed.update(u for u in f.info.get("users", []) if u != login)
         elif f.dir == IN and f.type in ("MSG_COUNT_NOT_READED_FROM_USER", "MSG_FROM_USER"):
-            asked.add(f.info.get("peer"))
+            peer = f.info.get("peer")
+            if isinstance(peer, str):
+                asked.add(peer)
         return len(lists) == len(answered) == 2 and listed <= asked
 
     return predicate

@@ -128,7 +128,9 @@ def score_rows(
             result = results.get((student.pk, quiz.pk), {})
             accuracy = result.get("attempt__accuracy")
             moments = [
-                act.get(k) for k in ("last_started", "last_submitted", "last_answer") if act.get(k)
+                moment
+                for k in ("last_started", "last_submitted", "last_answer")
+                if (moment := act.get(k))
             ]
             row = ScoreRow(
                 student_id=student.pk,

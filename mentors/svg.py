@@ -97,14 +97,14 @@ def histogram(
             )
         )
     if threshold is not None:
-        x = _fmt(left + plot_w * threshold / 100)
+        mark_x = _fmt(left + plot_w * threshold / 100)
         parts.append(
             format_html(
                 '<line x1="{x}" y1="{y1}" x2="{x}" y2="{y2}" stroke="{c}" stroke-width="2" '
                 'stroke-dasharray="6 4"/>'
                 '<text x="{x}" y="{ty}" text-anchor="middle" fill="{c}">'
                 "pass threshold {t}%</text>",
-                x=x,
+                x=mark_x,
                 y1=top - 8,
                 y2=base,
                 c=MARK,

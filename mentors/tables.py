@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import django_tables2 as tables
 from django import forms
@@ -37,7 +37,8 @@ class ScoreFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["q"].widget.attrs["placeholder"] = "login or name"
         if viewer.is_staff:
-            self.fields["mentor"].queryset = (
+            mentor_field = cast("forms.ModelChoiceField[Any]", self.fields["mentor"])
+            mentor_field.queryset = (
                 get_user_model()
                 .objects.filter(Q(groups__name=MENTORS) | Q(mentorships__isnull=False))
                 .distinct()

@@ -3,7 +3,7 @@
 Every write that depends on a student's earlier attempts first locks their Result
 row for the test (Result.lock), so two requests at once (two tabs, a double click,
 a script) run one after the other and the attempt cap holds. RS App read the count
-and inserted without a lock (quiz-anchors §1.7); the unique constraints on Attempt
+and inserted without a lock (quiz-anchors.md, section 1.7); the unique constraints on Attempt
 are the second line of defence. Answer writes also check the deadline and take from the
 attempt's allowance (quizzes.pacing) under those locks, on a clock read once they are held.
 """

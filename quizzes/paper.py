@@ -108,5 +108,5 @@ def attempt_save_values(
         else:
             ids[position] = mapped  # an unknown position is refused by attempt_answers
     answers, refused = attempt_answers(attempt=attempt, answers=ids, now=now) if ids else ({}, {})
-    values = {p: questions[p].values_of(a.chosen) for p, a in answers.items()}
-    return Saved(values=values, answers=answers, problems=problems | refused)
+    saved = {p: questions[p].values_of(a.chosen) for p, a in answers.items()}
+    return Saved(values=saved, answers=answers, problems=problems | refused)

@@ -1,6 +1,6 @@
 """The chat core (chat.protocol.ChatRoom) against the spec, with no sockets.
 
-Spec: /work/shared/fun-chat-protocol.md, cited as §n. The clock and the uuid source are
+Spec: docs/fun-chat-protocol.md, cited as §n. The clock and the uuid source are
 injected, so every frame is compared as the exact text the reference would send.
 """
 

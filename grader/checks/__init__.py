@@ -2,7 +2,8 @@
 
 Pure functions over Frames (grader.recorder) and the markers a check run leaves on the
 timeline (grader.checkrun): no sockets, clock or database, so every rule is unit-tested on
-hand-made recordings. Item numbers and points are the task's (fun-chat-task.md §2, §7).
+hand-made recordings. Item numbers and points are the task's score table ("task item 8.2"; see
+docs/fun-chat-protocol.md §15).
 
 Each item is PASSED when the server saw the client do its part, FAILED when it saw the
 client do something wrong or leave out something it must do on its own, and NOT_OBSERVED
