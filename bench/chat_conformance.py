@@ -1316,7 +1316,9 @@ def _(s: Script) -> None:
 @scenario("deeply nested payloads that are never echoed")
 def _(s: Script) -> None:
     s.open("A").login("A")
-    for depth in (100, 1500, 20_000):
+    # Up to CHAT_MAX_JSON_DEPTH (1024, the envelope's object included). Deeper is a documented
+    # difference (README): answered as unparseable JSON, held by tests/test_chat_bounds.py.
+    for depth in (100, 1000, 1023):
         s.send(
             "A", Raw('{"id":"d","type":"USER_ACTIVE","payload":' + "[" * depth + "]" * depth + "}")
         )

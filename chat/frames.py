@@ -28,6 +28,10 @@ NO_RECIPIENT = "the user with the specified login does not exist"
 BAD_MESSAGE_ID = "incorrect message id"
 NOT_RECIPIENT = "user not recipient cannot be executed"
 NOT_SENDER = "user not sender cannot be executed"
+# Ours: the reference has no limits (§10). Said when a room is full (chat.limits).
+USERS_FULL = "the server cannot register more users"
+MESSAGES_FULL = "the server cannot store more messages"
+DIALOG_FULL = "the dialog cannot hold more messages"
 # Documented by the reference's README for unexpected errors (§7); we send it only if a bug
 # of ours raises, where the reference would crash the whole process instead (§12).
 INTERNAL = "internal server error"

@@ -9,6 +9,8 @@ what Node would print for the same input. Measured differences, and what we do a
   `-0` prints `0`, `1e400` is Infinity and prints `null`, `1e21` prints `1e+21`.
 - JavaScript objects list array-index keys ("0".."4294967294") first, ascending.
 - JSON.parse has no nesting limit; orjson stops at 1024 levels and json at the recursion limit.
+  We stop at a depth the caller chooses, at most 1024 (TooDeep): the reference parses a 1 MB
+  frame of "[" in C++, but a Python parser would hold the event loop for seconds.
 - Everything else (escapes, U+2028, U+007F, non-ASCII raw) orjson prints exactly like
   JSON.stringify: checked for every BMP code point against Node 20.
 
@@ -17,19 +19,35 @@ orjson does the common case (about 4x faster than json here); the rest falls bac
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
-from collections.abc import Callable
-from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
+import sys
 
 import orjson
 
-__all__ = ["InvalidJSON", "dumps", "loads", "loads_exact", "string", "stringify", "text_of"]
+__all__ = [
+    "MAX_DEPTH",
+    "InvalidJSON",
+    "TooDeep",
+    "dumps",
+    "loads",
+    "loads_exact",
+    "string",
+    "stringify",
+    "text_of",
+]
+
+MAX_DEPTH = 1024  # orjson's nesting limit, and the deepest any caller may allow
 
 
 class InvalidJSON(ValueError):
     """JSON.parse would throw a SyntaxError for this text."""
+
+
+class TooDeep(InvalidJSON):
+    """Arrays and objects nest deeper than the caller allows (JSON.parse has no limit)."""
 
 
 def _reject_constant(name: str) -> float:
@@ -40,10 +58,6 @@ def _reject_constant(name: str) -> float:
 # Every number becomes a float, as in JavaScript. It also keeps json from calling int() on a
 # 5000-digit literal, which raises ValueError past Python's int digit limit.
 _EXACT = json.JSONDecoder(parse_int=float, parse_constant=_reject_constant)
-_WS = re.compile(r"[ \t\n\r]*")
-# json's own string scanner (C when available), which typeshed does not declare.
-scanstring: Callable[[str, int, bool], tuple[str, int]] = _scanstring
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 # One pass: a surrogate pair (one character to JavaScript), else a character to escape.
 _ESCAPABLE = re.compile(r'[\ud800-\udbff][\udc00-\udfff]|["\\\x00-\x1f\ud800-\udfff]')
 _ESCAPES = {
@@ -68,100 +82,93 @@ def text_of(frame: str | bytes) -> str:
     return bytes(frame).decode("utf-8", "replace")
 
 
-def loads(text: str) -> object:
-    """JSON.parse's accept/reject decision; numbers may come back as int (see loads_exact)."""
+def loads(text: str, max_depth: int = MAX_DEPTH) -> object:
+    """JSON.parse's accept/reject decision; numbers may come back as int (see loads_exact).
+
+    TooDeep if arrays and objects nest deeper than `max_depth` (at most MAX_DEPTH). Every
+    path is C code, so a 1 MB frame of "[" costs milliseconds, not seconds.
+    """
+    if len(text) < _GC_FREE_FROM or not gc.isenabled():
+        return _loads(text, max_depth)
+    # A megabyte of "[]," is 350,000 lists: built with the collector on, its passes over
+    # them made the parse five times slower (240 ms instead of 45). None of them is garbage
+    # until the frame is handled.
+    gc.disable()
     try:
-        return orjson.loads(text)
+        return _loads(text, max_depth)
+    finally:
+        gc.enable()
+
+
+_GC_FREE_FROM = 16 << 10  # characters; below this a frame holds too few values to matter
+
+
+def _loads(text: str, max_depth: int) -> object:
+    try:
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        # orjson also refuses what JSON.parse accepts: lone surrogates, 1e400, deep nesting.
-        return loads_exact(text)
+        # orjson also refuses what JSON.parse accepts: lone surrogates, 1e400, and any
+        # nesting past its own limit of 1024.
+        return loads_exact(text, max_depth)
+    if max_depth < MAX_DEPTH:  # orjson itself stops past MAX_DEPTH
+        verdict = _deeper_than(text, max_depth)
+        if verdict or (verdict is None and _depth_of(value, max_depth) > max_depth):
+            raise TooDeep(f"nested deeper than {max_depth}")
+    return value
 
 
-def loads_exact(text: str) -> object:
-    """JSON.parse, with every number a float as in JavaScript."""
+def loads_exact(text: str, max_depth: int = MAX_DEPTH) -> object:
+    """JSON.parse, with every number a float as in JavaScript; TooDeep past `max_depth`."""
+    verdict = _deeper_than(text, max_depth)
+    if verdict:
+        raise TooDeep(f"nested deeper than {max_depth}")
+    old_limit = sys.getrecursionlimit()
+    # json's C scanner counts a recursion per level: let it reach max_depth wherever we are
+    # called from. Only ever raised: the limit is process-wide and other threads rely on it.
+    sys.setrecursionlimit(old_limit + max_depth)
     try:
-        return _EXACT.decode(text)
+        value = _EXACT.decode(text)
     except RecursionError:
-        return _loads_deep(text)
+        raise TooDeep(f"nested deeper than {max_depth}") from None
     except ValueError as error:  # JSONDecodeError and _reject_constant
         raise InvalidJSON(str(error)) from None
+    finally:
+        sys.setrecursionlimit(old_limit)
+    if verdict is None and _depth_of(value, max_depth) > max_depth:
+        raise TooDeep(f"nested deeper than {max_depth}")
+    return value
 
 
-def _skip_ws(text: str, i: int) -> int:
-    """The index of the first character at or after i that is not JSON whitespace."""
-    match = _WS.match(text, i)
-    return match.end() if match else i  # the pattern matches the empty string: never None
+def _deeper_than(text: str, max_depth: int) -> bool | None:
+    """Whether `text` nests deeper than max_depth; None when orjson cannot tell.
 
-
-def _key(text: str, i: int) -> tuple[str, int]:
-    """An object key and its colon; returns the index of the value."""
-    if not text.startswith('"', i):
-        raise InvalidJSON(f"expected a key at {i}")
-    key, i = scanstring(text, i + 1, True)
-    i = _skip_ws(text, i)
-    if not text.startswith(":", i):
-        raise InvalidJSON(f"expected ':' at {i}")
-    return key, _skip_ws(text, i + 1)
-
-
-def _scalar(text: str, i: int) -> tuple[object, int]:
-    """A string, number or literal starting at i."""
-    if text.startswith('"', i):
-        return scanstring(text, i + 1, True)
-    number = _NUMBER.match(text, i)
-    if number:
-        return float(number.group()), number.end()
-    for literal, value in (("true", True), ("false", False), ("null", None)):
-        if text.startswith(literal, i):
-            return value, i + len(literal)
-    raise InvalidJSON(f"unexpected character at {i}")
-
-
-def _loads_deep(text: str) -> object:
-    """JSON.parse without recursion, for documents nested deeper than json allows."""
-    stack: list[list[object] | dict[str, object]] = []
-    keys: list[str] = []
-    i = _skip_ws(text, 0)
+    Counting brackets settles almost every frame. Past that, orjson parses the text inside
+    MAX_DEPTH - max_depth extra brackets: its depth limit then falls at exactly max_depth.
+    It cannot tell for text it refuses before the deep part (a number past a double's range).
+    """
+    if text.count("[") + text.count("{") <= max_depth:
+        return False
+    pad = MAX_DEPTH - max_depth
+    # Without \\ and \u escapes (pairs of backslashes first, as JSON reads them) a lone
+    # surrogate no longer stops orjson, and the brackets are unchanged.
+    plain = text.replace("\\\\", "").replace("\\u", "u")
     try:
-        while True:
-            opener = text[i : i + 1]
-            if opener in ("{", "["):
-                i = _skip_ws(text, i + 1)
-                if text.startswith("}" if opener == "{" else "]", i):
-                    value: object = {} if opener == "{" else []
-                    i += 1
-                else:
-                    stack.append({} if opener == "{" else [])
-                    if opener == "{":
-                        key, i = _key(text, i)
-                        keys.append(key)
-                    continue
-            else:
-                value, i = _scalar(text, i)
-            while True:  # attach the finished value, closing containers as they end
-                i = _skip_ws(text, i)
-                if not stack:
-                    if i != len(text):
-                        raise InvalidJSON(f"extra data at {i}")
-                    return value
-                top = stack[-1]
-                if isinstance(top, list):
-                    top.append(value)
-                else:
-                    top[keys[-1]] = value
-                if text.startswith(",", i):
-                    i = _skip_ws(text, i + 1)
-                    if isinstance(top, dict):
-                        keys[-1], i = _key(text, i)
-                    break
-                if not text.startswith("]" if isinstance(top, list) else "}", i):
-                    raise InvalidJSON(f"expected ',' or a closing bracket at {i}")
-                i += 1
-                value = stack.pop()
-                if isinstance(value, dict):
-                    keys.pop()
-    except ValueError as error:  # scanstring's JSONDecodeError
-        raise InvalidJSON(str(error)) from None
+        orjson.loads("[" * pad + plain + "]" * pad)
+    except orjson.JSONDecodeError as error:
+        return True if str(error).startswith("depth limit exceeded") else None
+    return False
+
+
+def _depth_of(value: object, max_depth: int) -> int:
+    """How deep a parsed value nests, counted up to max_depth + 1; no recursion."""
+    deepest = 0
+    level: list[object] = [value]
+    while level and deepest <= max_depth:
+        containers = [v for v in level if isinstance(v, list | dict)]
+        if containers:
+            deepest += 1
+        level = [c for v in containers for c in (v.values() if isinstance(v, dict) else v)]
+    return deepest
 
 
 def _escape(match: re.Match[str]) -> str:

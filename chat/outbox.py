@@ -5,7 +5,8 @@ write them in that order without letting one slow peer stall the others. An ASGI
 `send` usually completes at once; under uvicorn it waits (before writing) while the
 peer's socket buffer is full. So each frame is first tried inline, and once a send has
 to wait, later frames for that peer queue behind it and a writer task finishes them.
-A peer whose queue passes `max_bytes` is a client that does not read: it is dropped.
+A peer whose queue passes `max_bytes` is a client that does not read: it is dropped. The
+queue counts every frame not yet handed to the socket, the one a waiting send holds too.
 """
 
 from __future__ import annotations
@@ -174,7 +175,10 @@ class Outbox:
                 self.closed = True
                 return
             if waiting is not DONE:
-                self._writer = asyncio.ensure_future(self._drain(finish(coro, waiting)))
+                # The waiting send holds this frame: it counts until written. A lone frame
+                # never drops the peer; frames queued behind it may.
+                self.queued_bytes += size
+                self._writer = asyncio.ensure_future(self._drain(finish(coro, waiting), size))
             return
         self._queue.append(message)
         self.queued_bytes += size
@@ -191,14 +195,19 @@ class Outbox:
         self.queued_bytes = 0
         self._abort()
 
-    async def _drain(self, first: Awaitable[None]) -> None:
+    def _sent(self, size: int) -> None:
+        """A frame left the queue; drop() may have zeroed the count while it waited."""
+        self.queued_bytes = max(0, self.queued_bytes - size)
+
+    async def _drain(self, first: Awaitable[None], first_size: int) -> None:
         try:
             await first
+            self._sent(first_size)
             while self._queue:
                 message = self._queue.popleft()
+                await self._send(message)  # the frame counts while this send waits
                 if message["type"] == "websocket.send":
-                    self.queued_bytes -= len(message["text"])
-                await self._send(message)
+                    self._sent(len(message["text"]))
         except Exception:  # a send to a closed peer; its disconnect cleans up
             self.closed = True
         finally:

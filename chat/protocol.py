@@ -25,12 +25,14 @@ from chat.frames import (
     SendText,
     error_frame,
 )
+from chat.limits import Limits
 from chat.redact import redact
 from chat.state import ChatState
 
 __all__ = ["Action", "ChatRoom", "Close", "SendText", "redact"]
 
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
+DEFAULT_MAX_JSON_DEPTH = jscodec.MAX_DEPTH  # orjson parses this deep in C, fast
 NO_AUTH_NEEDED = frozenset({"USER_LOGIN", "USER_LOGOUT"})  # §3 step 5
 _MISSING = object()  # a key the request lacks: JavaScript's undefined
 
@@ -88,11 +90,15 @@ class ChatRoom:
         self,
         *,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+        limits: Limits | None = None,
         clock_ms: Callable[[], int] = _now_ms,
         new_uuid: Callable[[], str] = _uuid4,
     ) -> None:
         self.max_frame_bytes = max_frame_bytes
-        self.state = ChatState(clock_ms=clock_ms, new_uuid=new_uuid)
+        self.max_json_depth = max_json_depth
+        self.last_type: object = None  # the type of the frame last received, for the log
+        self.state = ChatState(clock_ms=clock_ms, new_uuid=new_uuid, limits=limits)
 
     def connect(self) -> int:
         """Register a new connection; ids are ints increasing in opening order."""
@@ -100,6 +106,7 @@ class ChatRoom:
 
     def receive(self, conn: Hashable, frame: str | bytes) -> list[Action]:
         """One frame: pushes to other connections first, then exactly one reply to `conn`."""
+        self.last_type = None
         if conn not in self.state.conns:
             return []  # already closed by disconnect() or clear(): no one to answer
         if len(frame) * 4 > self.max_frame_bytes and self._oversize(frame):  # cheap test first
@@ -108,15 +115,18 @@ class ChatRoom:
             return [SendText(conn, STRUCTURE_ERROR)]
         text = jscodec.text_of(frame)  # a binary frame is parsed like a text one (§1)
         try:
-            request = jscodec.loads(text)
+            request = jscodec.loads(text, self.max_json_depth)
         except jscodec.InvalidJSON:
-            return [SendText(conn, STRUCTURE_ERROR)]  # §3 step 1: id always null
+            # §3 step 1: id always null. Our depth limit (TooDeep) answers the same: the
+            # reference parses any depth, but then a non-object (a deep array) gets this very
+            # answer, and no request of the protocol nests deeper than 3.
+            return [SendText(conn, STRUCTURE_ERROR)]
         if not isinstance(request, dict):
             # A number, string or array has no .id, so the id is null. The literal null
             # crashes the reference (§12); §12 recommends this answer.
             return [SendText(conn, STRUCTURE_ERROR)]
         request_id = request.get("id", _MISSING)
-        kind = request.get("type")
+        kind = self.last_type = request.get("type")
         payload = request.get("payload", _MISSING)
         if not (
             (request_id is None or isinstance(request_id, str))

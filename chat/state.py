@@ -32,6 +32,7 @@ from chat.frames import (
     user_json,
     user_payload,
 )
+from chat.limits import Budget, Limits
 
 Conn = Hashable  # the transport-facing connection id
 Handler = Callable[[Conn, "User | None", str, object], list[Action]]
@@ -71,7 +72,7 @@ class User:
 class Message:
     """A stored message (§4), compared by identity."""
 
-    __slots__ = ("datetime", "delivered", "edited", "id", "read", "sender", "text", "to")
+    __slots__ = ("datetime", "delivered", "edited", "id", "read", "sender", "size", "text", "to")
 
     def __init__(self, id: str, sender: str, to: str, text: str, datetime: int) -> None:
         self.id = id
@@ -82,6 +83,7 @@ class Message:
         self.delivered = False
         self.read = False
         self.edited = False
+        self.size = 0  # characters in a history answer (chat.limits)
 
     def payload(self) -> dict[str, object]:
         """The message object of §5 in the reference's key order; isDeleted is never sent."""
@@ -104,7 +106,14 @@ def _pair(a: str, b: str) -> tuple[str, str]:
 class ChatState:
     """Connections, users and messages, and what each request does to them."""
 
-    def __init__(self, *, clock_ms: Callable[[], int], new_uuid: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        *,
+        clock_ms: Callable[[], int],
+        new_uuid: Callable[[], str],
+        limits: Limits | None = None,
+    ) -> None:
+        self.budget = Budget(limits or Limits())
         self._clock_ms = clock_ms
         self._new_uuid = new_uuid
         self._opened = 0
@@ -159,6 +168,7 @@ class ChatState:
         self._users.clear()
         self._messages.clear()
         self._threads.clear()
+        self.budget.clear()
         return actions
 
     def _to_online(self, text: str, besides: Hashable = None) -> list[Action]:
@@ -177,6 +187,9 @@ class ChatState:
             return [SendText(conn, error_frame(id_json, ANOTHER_USER))]
         user = self._users.get(login)
         if user is None:
+            full = self.budget.admit_user(login, password)
+            if full is not None:
+                return [SendText(conn, error_frame(id_json, full))]
             user = self._users[login] = User(login, password)
         elif user.conn is not None:  # before the password check (§6.1 step 4, §11.6)
             return [SendText(conn, error_frame(id_json, ALREADY))]
@@ -241,9 +254,13 @@ class ChatState:
         now = int(self._clock_ms())  # one clock reading for the id and datetime (§5)
         message = Message(f"{self._new_uuid()}_{now}", me.login, to, text, now)
         message.delivered = recipient.conn is not None
+        body = jscodec.dumps({"message": message.payload()})
+        message.size = len(body) - 11  # its entry in a history answer, and a comma
+        full = self.budget.admit_message(_pair(me.login, to), message.size)
+        if full is not None:
+            return [SendText(conn, error_frame(id_json, full))]
         self._messages[message.id] = message
         self._threads.setdefault(_pair(me.login, to), []).append(message)
-        body = jscodec.dumps({"message": message.payload()})
         actions: list[Action] = []
         if recipient.conn is not None:
             actions.append(SendText(recipient.conn, push("MSG_SEND", body)))
@@ -325,6 +342,7 @@ class ChatState:
             return [SendText(conn, error_frame(id_json, NOT_SENDER))]
         del self._messages[message.id]
         self._threads[_pair(message.sender, message.to)].remove(message)
+        self.budget.forget_message(_pair(message.sender, message.to), message.size)
         body = jscodec.dumps({"message": {"id": message.id, "status": {"isDeleted": True}}})
         return self._reply_and_tell(self._users[message.to], "MSG_DELETE", body, conn, id_json)
 
@@ -337,7 +355,13 @@ class ChatState:
         message, (_, text) = target
         if message.sender != me.login:
             return [SendText(conn, error_frame(id_json, NOT_SENDER))]
+        old_text, old_size = message.text, message.size
         message.text = text
+        message.size = len(jscodec.dumps(message.payload())) + 1  # flags only get shorter
+        full = self.budget.resize_message(_pair(message.sender, message.to), old_size, message.size)
+        if full is not None:
+            message.text, message.size = old_text, old_size
+            return [SendText(conn, error_frame(id_json, full))]
         message.edited = True
         edited = {"id": message.id, "text": text, "status": {"isEdited": True}}
         body = jscodec.dumps({"message": edited})

@@ -1,7 +1,9 @@
 """ASGI entry point: the site, and the fun-chat server on its own port.
 
-One daphne process listens on both ports (`manage.py serve`); PortRouter sends each
-connection to the site or to the chat server by the port it arrived on.
+`manage.py serve` runs this application in two processes: the site's, and a chat child
+that listens on the chat port and on the console's Unix socket (courseware.supervise).
+PortRouter sends each connection to the site or to the chat server by the port it arrived
+on; BodyLimit refuses oversized request bodies on either before anything reads them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 import chat.routing  # noqa: E402
+from courseware.guard import BodyLimit  # noqa: E402
 from courseware.routing import websocket_urlpatterns  # noqa: E402
 
 site_application = ProtocolTypeRouter(
@@ -46,4 +49,5 @@ class PortRouter:
         await app(scope, receive, send)
 
 
-application = PortRouter(site_application, chat.routing.application, settings.CHAT_PORT)
+router = PortRouter(site_application, chat.routing.application, settings.CHAT_PORT)
+application = BodyLimit(router)

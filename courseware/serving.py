@@ -7,7 +7,9 @@ send waits while a peer's socket is full, which is what lets chat bound a slow r
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +17,21 @@ from typing import Any
 from django.conf import settings
 
 SERVERS = ("uvicorn", "daphne")
+
+# Set in `manage.py serve`'s site process when the chat runs in a child process: the Unix
+# socket where that child serves the grader console (grader.bridge relays to it).
+_chat_console: str | None = None
+
+
+def set_chat_console(path: str | None) -> None:
+    global _chat_console
+    _chat_console = path
+
+
+def chat_console() -> str | None:
+    """Where the chat process serves the console socket, if the chat runs apart from us."""
+    return _chat_console
+
 
 _at_stop: list[Callable[[], None]] = []
 
@@ -48,34 +65,55 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def bind_unix(path: str) -> socket.socket:
+    """A listening Unix socket at `path`; its directory's mode decides who may connect."""
+    # A chat process that was killed leaves its socket file behind; its successor takes over.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(128)
+    return sock
+
+
 def run(
     application: Any,
     binds: list[tuple[str, int]],
     *,
     server: str = "uvicorn",
     on_start: Callable[[], None] | None = None,
+    unix: str | None = None,
 ) -> None:
     """Serve until interrupted; each (host, port) gets its own listening socket.
 
     `on_start` is called once in the server's event loop before the first connection (the
-    chat's console listener starts there).
+    chat's console listener starts there). `unix`: also listen on this Unix socket path.
     """
     if server == "daphne":
-        _run_daphne(application, binds, on_start)
+        _run_daphne(application, binds, on_start, unix)
     else:
-        _run_uvicorn(application, binds, on_start)
+        _run_uvicorn(application, binds, on_start, unix)
 
 
 def _run_uvicorn(
-    application: Any, binds: list[tuple[str, int]], on_start: Callable[[], None] | None = None
+    application: Any,
+    binds: list[tuple[str, int]],
+    on_start: Callable[[], None] | None = None,
+    unix: str | None = None,
 ) -> None:
     import uvicorn
 
+    from courseware import guard
+
+    # Connection caps, a handshake deadline and a header limit (courseware.guard).
+    http, ws, _ = guard.protocols(guard.limits_from_settings())
     config = uvicorn.Config(
         application,
         loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
+        http=http,
+        ws=ws,
+        # An idle kept-alive HTTP socket is closed after this.
+        timeout_keep_alive=settings.SERVER_KEEPALIVE_TIMEOUT,
         # Browsers offer permessage-deflate; the reference (ws) and daphne decline it,
         # and accepting it halves chat throughput.
         ws_per_message_deflate=False,
@@ -101,11 +139,15 @@ def _run_uvicorn(
         _stopped()
 
     server.shutdown = shutdown_then_hooks  # type: ignore[method-assign]
-    server.run(sockets=[bind(host, port) for host, port in binds])
+    sockets = [bind(host, port) for host, port in binds]
+    server.run(sockets=sockets + ([bind_unix(unix)] if unix else []))
 
 
 def _run_daphne(
-    application: Any, binds: list[tuple[str, int]], on_start: Callable[[], None] | None = None
+    application: Any,
+    binds: list[tuple[str, int]],
+    on_start: Callable[[], None] | None = None,
+    unix: str | None = None,
 ) -> None:
     from daphne.server import Server
 
@@ -123,6 +165,8 @@ def _run_daphne(
     endpoints = [
         f"tcp:port={port}:interface={host.replace(':', chr(92) + ':')}" for host, port in binds
     ]
+    if unix:
+        endpoints.append(f"unix:{unix.replace(':', chr(92) + ':')}")
     Server(
         application=application,
         endpoints=endpoints,

@@ -143,6 +143,22 @@ CHAT_PORT = env.int("CHAT_PORT", default=4000)
 # Loopback on both families: a browser may resolve localhost to ::1.
 CHAT_HOSTS = env.list("CHAT_HOSTS", default=["127.0.0.1", "::1"])
 
+# Connection bounds of every server process under uvicorn (courseware.guard); the site and
+# the chat are separate processes, so each port has its own. 0 means "from `ulimit -n`":
+# all descriptors but 128 in total, and for one client address all of those but 256 (at most
+# half kept back).
+SERVER_MAX_CONNECTIONS = env.int("SERVER_MAX_CONNECTIONS", default=0)
+SERVER_MAX_CONNECTIONS_PER_IP = env.int("SERVER_MAX_CONNECTIONS_PER_IP", default=0)
+# A socket must complete its request headers (or WebSocket handshake) within this.
+SERVER_HANDSHAKE_TIMEOUT = env.float("SERVER_HANDSHAKE_TIMEOUT", default=10)
+# An idle kept-alive HTTP connection is closed after this (uvicorn's own default).
+SERVER_KEEPALIVE_TIMEOUT = env.int("SERVER_KEEPALIVE_TIMEOUT", default=5)
+# Request line and headers together; more gets 431.
+SERVER_MAX_HEADER_BYTES = env.int("SERVER_MAX_HEADER_BYTES", default=64 * 1024)
+# A request body past this gets 413 before Django reads (and spools) any of it. The site's
+# forms are small; Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) applies below it.
+SITE_MAX_BODY_BYTES = env.int("SITE_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -229,7 +245,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
@@ -240,16 +256,49 @@ LOGGING = {
 # keeps the connection; the transport closes a connection only above the larger limit.
 CHAT_MAX_FRAME_BYTES = env.int("CHAT_MAX_FRAME_BYTES", default=1024 * 1024)
 CHAT_TRANSPORT_MAX_BYTES = env.int("CHAT_TRANSPORT_MAX_BYTES", default=16 * 1024 * 1024)
-# A client that never reads may have this much queued before it is dropped.
-CHAT_MAX_QUEUE_BYTES = env.int("CHAT_MAX_QUEUE_BYTES", default=8 * 1024 * 1024)
+# Deeper JSON gets the answer to unparseable JSON; the reference parses any depth, but past
+# orjson's 1024 only a slow Python parser would do, and a frame of "[" stalled the process.
+CHAT_MAX_JSON_DEPTH = env.int("CHAT_MAX_JSON_DEPTH", default=1024)
+if not 1 <= CHAT_MAX_JSON_DEPTH <= 1024:
+    raise ImproperlyConfigured(f"CHAT_MAX_JSON_DEPTH must be 1 to 1024, not {CHAT_MAX_JSON_DEPTH}")
+# A client that never reads may have this much queued before it is dropped: 100 such
+# sockets hold at most about 100 MiB. It must exceed CHAT_MAX_DIALOG_CHARS, one history answer.
+CHAT_MAX_QUEUE_BYTES = env.int("CHAT_MAX_QUEUE_BYTES", default=1024 * 1024)
+# What one chat room holds (chat.limits); past a cap the request gets an ERROR of ours. The
+# reference keeps everything until it stops. Characters are those of the JSON sent back.
+CHAT_MAX_USERS = env.int("CHAT_MAX_USERS", default=10_000)
+CHAT_MAX_MESSAGES = env.int("CHAT_MAX_MESSAGES", default=100_000)
+CHAT_MAX_STORED_CHARS = env.int("CHAT_MAX_STORED_CHARS", default=32 * 1024 * 1024)
+# One dialog's messages, so one MSG_FROM_USER answer is never larger than this.
+CHAT_MAX_DIALOG_CHARS = env.int("CHAT_MAX_DIALOG_CHARS", default=512 * 1024)
 # The reference's CLEAR_INTERVAL: every N seconds close all sockets and wipe all state.
 CHAT_CLEAR_INTERVAL = env.float("CLEAR_INTERVAL", default=0)
 # The reference's LOG: ALL, ERROR, INCOMING, OUTCOMING or NONE. Passwords are masked.
-CHAT_LOG = env.str("LOG", default="ALL").upper()
+# ERROR by default: connections and error frames, what a grader looks for; ALL writes
+# every frame, which one client sending junk turned into hundreds of MiB a second.
+CHAT_LOG = env.str("LOG", default="ERROR").upper()
 if CHAT_LOG not in ("ALL", "ERROR", "INCOMING", "OUTCOMING", "NONE"):
     raise ImproperlyConfigured(
         f"LOG must be ALL, ERROR, INCOMING, OUTCOMING or NONE, not {CHAT_LOG!r}"
     )
+# A logged frame longer than this is cut, with a note of how much was left out.
+CHAT_LOG_FRAME_CHARS = env.int("CHAT_LOG_FRAME_CHARS", default=240)
+# The chat's frame log goes to this file, rotated, instead of the console when set.
+CHAT_LOG_FILE = env.str("CHAT_LOG_FILE", default="")
+CHAT_LOG_FILE_BYTES = env.int("CHAT_LOG_FILE_BYTES", default=10 * 1024 * 1024)
+CHAT_LOG_FILE_COUNT = env.int("CHAT_LOG_FILE_COUNT", default=3)
+if CHAT_LOG_FILE:
+    LOGGING["handlers"]["chat_file"] = {
+        "class": "logging.handlers.RotatingFileHandler",
+        "filename": CHAT_LOG_FILE,
+        "maxBytes": CHAT_LOG_FILE_BYTES,
+        "backupCount": CHAT_LOG_FILE_COUNT,
+        "encoding": "utf-8",
+        "delay": True,
+    }
+    LOGGING["loggers"] = {
+        "chat.frames": {"handlers": ["chat_file"], "level": "INFO", "propagate": False}
+    }
 
 # Live quiz attempts (quizzes.live): every serving process looks for attempts past their
 # deadline this often and grades them (0 turns the sweeper off; pages still check on

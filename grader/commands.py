@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chat import rooms
 from grader.agent import Agent, CommandError, Run
 from grader.bot import BotError
 from grader.checkrun import start_run
@@ -47,7 +48,7 @@ def clean_command(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict) or not isinstance(raw.get("cmd"), str):
         raise CommandError("a command is a JSON object with a string 'cmd'")
     cmd = raw["cmd"]
-    if cmd in ("watch", "unwatch", "bot.disconnect", "run.skip", "run.stop"):
+    if cmd in ("watch", "unwatch", "rooms", "bot.disconnect", "run.skip", "run.stop"):
         return {"cmd": cmd}
     if cmd == "loss":
         return {"cmd": cmd, "outage": _number(raw.get("outage", 0), "outage", 0, 60)}
@@ -115,6 +116,8 @@ async def _do(agent: Agent, c: dict[str, Any]) -> Any:
     if cmd == "unwatch":
         agent.unwatch()
         return None
+    if cmd == "rooms":  # for the console page when the chat runs in another process
+        return [room.key for room in rooms.list_rooms()]
     if cmd == "loss":
         agent.simulate_loss(c["outage"])
         return None

@@ -37,7 +37,7 @@ def over_layer() -> bool:
 
 
 @database_sync_to_async
-def _may_grade(user: Any) -> bool:
+def may_grade(user: Any) -> bool:
     return user is not None and is_mentor(user)
 
 
@@ -50,7 +50,7 @@ def _may_check(grader: Any, pk: int) -> bool:
 class ConsoleConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if not await _may_grade(user):
+        if not await may_grade(user):
             await self.close(code=FORBIDDEN)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))

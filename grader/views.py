@@ -11,9 +11,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from chat import cluster, rooms
+from courseware import serving
 from courseware.mentoring import students_visible_to
 from courseware.roles import is_mentor
-from grader import reports
+from grader import bridge, reports
 from grader.checkrun import RunOptions
 from grader.checks import ITEMS
 from grader.commands import OPTION_RANGES
@@ -46,6 +47,10 @@ def console(request: HttpRequest) -> HttpResponse:
     # always offered, even before anyone connects to them.
     if settings.REDIS_URL and settings.CHAT_CLUSTER:
         held = cluster.cluster_rooms()
+    elif serving.chat_console() is not None and not settings.REDIS_URL:
+        # `manage.py serve`: the rooms live in the chat process; ask it (grader.bridge).
+        origin = request.build_absolute_uri("/").rstrip("/")
+        held = bridge.chat_rooms(cookie=request.META.get("HTTP_COOKIE", ""), origin=origin)
     else:
         held = [w.key for w in rooms.list_rooms()]
     known = {key: rooms.room_label(key) for key in [rooms.SHARED, *held, room]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -62,11 +63,22 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         os.killpg(proc.pid, sig)
 
 
+def _limit_fds(count: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+
+
 @contextlib.contextmanager
 def server_process(
-    args: list[str], *, ports: list[int], env: dict[str, str] | None = None
+    args: list[str],
+    *,
+    ports: list[int],
+    env: dict[str, str] | None = None,
+    nofile: int | None = None,
 ) -> Iterator[subprocess.Popen]:
-    """Run `python manage.py <args>` until the block ends; its output goes to a log file."""
+    """Run `python manage.py <args>` until the block ends; its output goes to a log file.
+
+    `nofile`: the server's `ulimit -n` (soft and hard), for tests of running out of them.
+    """
     full_env = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
@@ -85,6 +97,7 @@ def server_process(
         # Its own process group: stopping it stops the server under `timeout` too, and a
         # server never outlives its test as an orphan.
         start_new_session=True,
+        preexec_fn=None if nofile is None else lambda: _limit_fds(nofile),
     )
     try:
         for port in ports:

@@ -962,9 +962,10 @@ def test_invalid_utf8_in_a_binary_frame_reads_as_replacement_characters(chat):
     assert chat.send(a, frame) == [(a, user_frame('"\ufffd"', "USER_LOGIN", "a\ufffd", True))]
 
 
-def test_deep_nesting_and_huge_numbers_in_an_ignored_payload_are_fine(chat, pair):
+def test_deep_nesting_within_the_limit_and_huge_numbers_in_an_ignored_payload_are_fine(chat, pair):
+    """1024 levels (CHAT_MAX_JSON_DEPTH's default) parse; deeper is tests/test_chat_bounds.py."""
     a, _ = pair
-    deep = '{"id":"d","type":"USER_ACTIVE","payload":' + "[" * 100_000 + "]" * 100_000 + "}"
+    deep = '{"id":"d","type":"USER_ACTIVE","payload":' + "[" * 1023 + "]" * 1023 + "}"
     assert chat.send(a, deep)[0][1].startswith('{"id":"d","type":"USER_ACTIVE"')
     huge = '{"id":"n","type":"USER_ACTIVE","payload":{"n":1e400,"m":' + "9" * 5000 + "}}"
     assert chat.send(a, huge)[0][1].startswith('{"id":"n","type":"USER_ACTIVE"')

@@ -158,7 +158,13 @@ def test_a_closed_socket_logs_its_user_out_for_everyone_else(chat_url):
 @pytest.mark.parametrize("server", ["uvicorn", "daphne"])
 def test_a_client_that_never_reads_is_dropped_and_the_others_carry_on(server):
     port = free_port()
-    env = {"CHAT_MAX_QUEUE_BYTES": "200000", "LOG": "NONE"}
+    # The dialog caps are raised: the sink must be dropped before the dialog is full.
+    env = {
+        "CHAT_MAX_QUEUE_BYTES": "200000",
+        "CHAT_MAX_DIALOG_CHARS": "100000000",
+        "CHAT_MAX_STORED_CHARS": "100000000",
+        "LOG": "NONE",
+    }
     args = ["chatserver", "--port", str(port), "--host", "127.0.0.1", "--server", server]
     with server_process(args, ports=[port], env=env):
 
