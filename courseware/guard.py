@@ -50,7 +50,9 @@ def limits_from_settings() -> Limits:
     # One address may take all but OTHERS_RESERVE of them (at most half kept back), so a
     # 500-client load test from loopback fits under `ulimit -n 1024` while one hostile
     # address still leaves room for everybody else.
-    per_ip = settings.SERVER_MAX_CONNECTIONS_PER_IP or max(1, total - min(OTHERS_RESERVE, total // 2))
+    per_ip = settings.SERVER_MAX_CONNECTIONS_PER_IP or max(
+        1, total - min(OTHERS_RESERVE, total // 2)
+    )
     return Limits(
         max_connections=total,
         max_per_ip=per_ip,
