@@ -10,6 +10,11 @@
    Latency p50/p99 of each, and the count of attempts afterwards: exactly one per
    student, never an extra one.
 
+3. --cohort N (instead of 1 and 2): N students arriving within --spread seconds, each as
+   a browser: test page, Start double-clicked, attempt page, 20 answers over the attempt
+   socket, Submit double-clicked (bench/quiz_cohort.py). p50/p99 per step, then every
+   student must have exactly one attempt, submitted, with all 20 answers counted.
+
 The database (--database, created if missing on the server of --database-url) is flushed
 first: never point it at real data. Servers listen on loopback, live under `timeout` and
 are stopped by PID.
@@ -35,10 +40,12 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import launch
+import quiz_cohort
 import scale_compare
 
 ROOT = launch.ROOT
 SLUG = "bench-load"
+COHORT = "bench-cohort"  # 20 questions, one attempt: the cohort run (--cohort)
 
 
 def quiz_yaml(slug: str, questions: int, attempts: int = 1) -> str:
@@ -321,17 +328,22 @@ def main() -> None:
         "--pool", type=int, default=20, help="DB_POOL_MAX_SIZE per process (0: no pool)"
     )
     parser.add_argument("--json", help="also write the result here")
+    parser.add_argument(
+        "--cohort", type=int, default=0, help="run only the browser-like cohort of this size"
+    )
+    parser.add_argument("--port", type=int, default=4790, help="first site port; redis +9")
+    parser.add_argument("--spread", type=float, default=60, help="seconds the cohort arrives in")
     args = parser.parse_args()
 
     database_url = ensure_database(args.database_url, args.database)
     setup_django(database_url)
     sizes = [5, 10, 20, 40]
-    load_quizzes({**{f"bench-q{n}": (n, 3) for n in sizes}, SLUG: (10, 1)})
-    result: dict = {"queries_per_page": queries_per_page(sizes)}
-    cohort = students(args.students + 10)
+    load_quizzes({**{f"bench-q{n}": (n, 3) for n in sizes}, SLUG: (10, 1), COHORT: (20, 1)})
+    result: dict = {} if args.cohort else {"queries_per_page": queries_per_page(sizes)}
+    cohort = students(args.cohort or args.students + 10)
 
-    redis_port = 4799
-    ports = [4790 + i for i in range(args.processes)]
+    redis_port = args.port + 9
+    ports = [args.port + i for i in range(args.processes)]
     env = {
         **launch.QUIET,
         "DATABASE_URL": database_url,
@@ -350,9 +362,14 @@ def main() -> None:
         time.sleep(1)
         result["processes"] = args.processes
         result["pool_per_process"] = args.pool
-        # One student at a time first: what a request costs with nobody else around.
-        result["one_by_one"] = load_run(ports, cohort[:10], together=False)
-        result["all_at_once"] = load_run(ports, cohort[10:], together=True)
+        if args.cohort:
+            result["cohort"] = quiz_cohort.cohort_phase(
+                ports, cohort, args.spread, slug=COHORT, request=request, answers=right_answers
+            )
+        else:
+            # One student at a time first: what a request costs with nobody else around.
+            result["one_by_one"] = load_run(ports, cohort[:10], together=False)
+            result["all_at_once"] = load_run(ports, cohort[10:], together=True)
     print(json.dumps(result, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

@@ -8,8 +8,21 @@ STUDENTS = "Students"
 MENTORS = "Mentors"
 
 
+def group_names(user: User) -> frozenset[str]:
+    """The user's groups, read once per user object (a request's user lives one request).
+
+    Every page asks about roles more than once (each app's nav link, then the view);
+    one query answers them all.
+    """
+    names = getattr(user, "_role_group_names", None)
+    if names is None:
+        names = frozenset(user.groups.values_list("name", flat=True))
+        user._role_group_names = names  # type: ignore[attr-defined]
+    return names
+
+
 def in_group(user: User | AnonymousUser, name: str) -> bool:
-    return user.is_authenticated and user.groups.filter(name=name).exists()
+    return user.is_authenticated and name in group_names(user)  # type: ignore[arg-type]
 
 
 def is_mentor(user: User | AnonymousUser) -> bool:

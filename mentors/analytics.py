@@ -336,3 +336,18 @@ def analyse(items: Sequence[ItemSpec], attempts: Sequence[AttemptData]) -> Analy
         objectives=objective_averages(items, attempts),
         histogram=histogram(a.score for a in attempts),
     )
+
+
+def worst_first(items: Sequence[ItemStats]) -> list[ItemStats]:
+    """Items in the order a mentor should look at them: flagged, then least discriminating.
+
+    More flags first; then the lowest discrimination (a negative D means the weaker
+    students did better); items nobody answered go last, in their authored order.
+    """
+
+    def badness(stats: ItemStats) -> tuple[bool, int, float, float]:
+        d = stats.discrimination if stats.discrimination is not None else 2.0
+        rpb = stats.point_biserial if stats.point_biserial is not None else 2.0
+        return (stats.responses == 0, -len(stats.flags), d, rpb)
+
+    return sorted(items, key=badness)

@@ -11,13 +11,21 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils.safestring import SafeString
 
 from courseware.markup import render_markdown
 from mentors import analytics
 from quizzes.attempts import render_inline
-from quizzes.models import Answer, Attempt, AttemptQuestion, QuestionVersion, Quiz, Result
+from quizzes.models import (
+    Answer,
+    Attempt,
+    AttemptQuestion,
+    Override,
+    QuestionVersion,
+    Quiz,
+    Result,
+)
 
 NOT_STARTED = "not-started"
 IN_PROGRESS = "in-progress"
@@ -89,7 +97,7 @@ class ScoreRow:
 def score_rows(
     *, students: QuerySet, quizzes: QuerySet[Quiz] | None = None, status: str = ""
 ) -> list[ScoreRow]:
-    """A row for every pair of student and test, ordered by login then test (four queries)."""
+    """A row for every pair of student and test, ordered by login then test (five queries)."""
     quizzes = Quiz.objects.all() if quizzes is None else quizzes
     quiz_list = list(quizzes.order_by("title", "pk"))
     student_list = list(students.order_by("username").only("username", "first_name", "last_name"))
@@ -121,6 +129,15 @@ def score_rows(
         .values("user_id", "quiz_id", "score", "attempt_id", "attempt__accuracy", "last")
     }
 
+    # Extra attempts granted to a student (quizzes.overrides) raise their cap in the table too.
+    extra = {
+        (row["user_id"], row["quiz_id"]): row["extra"]
+        for row in Override.objects.filter(user_id__in=ids, quiz_id__in=quiz_ids)
+        .values("user_id", "quiz_id")
+        .annotate(extra=Sum("extra_attempts"))
+        .order_by()
+    }
+
     rows = []
     for student in student_list:
         for quiz in quiz_list:
@@ -146,7 +163,7 @@ def score_rows(
                 best=act.get("best"),
                 last=result.get("last"),
                 used=act.get("used", 0),
-                allowed=quiz.max_attempts,
+                allowed=quiz.max_attempts + extra.get((student.pk, quiz.pk), 0),
                 in_progress=bool(act.get("open")),
                 passed=None if accuracy is None else accuracy >= quiz.threshold_percent,
                 last_activity=max(moments) if moments else None,

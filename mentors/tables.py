@@ -78,6 +78,8 @@ class ScoresTable(tables.Table):
     """One row per student and test; each column's value_* method is also its CSV cell."""
 
     student = tables.Column(verbose_name="Student", order_by=("student", "quiz"))
+    # Only in the CSV: the table shows the name under the login.
+    name = tables.Column(verbose_name="Name", visible=False)
     quiz = tables.Column(verbose_name="Test", order_by=("quiz", "student"))
     counted = tables.Column(verbose_name="Counting score", order_by=("counted_key", "student"))
     best = tables.Column(verbose_name="Best", order_by=("best_key", "student"))
@@ -87,6 +89,10 @@ class ScoresTable(tables.Table):
     passed = tables.Column(verbose_name="Passed", order_by=("passed_key", "student"))
     last_activity = tables.Column(
         verbose_name="Last activity", order_by=("activity_key", "student")
+    )
+    # Only in the CSV: the exact moment for scripts, beside the local time a person reads.
+    last_activity_iso = tables.Column(
+        accessor="last_activity", verbose_name="Last activity (ISO 8601)", visible=False
     )
 
     class Meta:
@@ -152,4 +158,10 @@ class ScoresTable(tables.Table):
         )
 
     def value_last_activity(self, record: ScoreRow) -> str:
+        # Site time without a zone suffix, so a spreadsheet reads it as a date and time.
+        if not record.last_activity:
+            return ""
+        return f"{timezone.localtime(record.last_activity):%Y-%m-%d %H:%M}"
+
+    def value_last_activity_iso(self, record: ScoreRow) -> str:
         return record.last_activity.isoformat() if record.last_activity else ""

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.scores, name="scores"),
     path("scores.csv", views.scores_csv, name="scores_csv"),
     path("students/<int:user_id>/", views.student, name="student"),
+    path("students/<int:user_id>/overrides/", views.grant_override, name="grant_override"),
     path("attempts/<int:attempt_id>/", views.attempt, name="attempt"),
     path("tests/<slug:slug>/analytics/", views.quiz_analytics, name="analytics"),
     path("live/", views.live, name="live"),

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -23,8 +24,9 @@ from django.http import (
     HttpResponseBase,
     StreamingHttpResponse,
 )
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from courseware.mentoring import can_view_student, students_visible_to
@@ -37,8 +39,10 @@ from mentors.data import (
     live_attempts,
     score_rows,
 )
+from mentors.forms import OverrideForm
 from mentors.tables import ScoreFilterForm, ScoresTable
-from quizzes.models import Attempt, Quiz, Result
+from quizzes.models import Attempt, Override, Quiz, Result
+from quizzes.overrides import override_grant
 
 PER_PAGE = 50
 # Cells a spreadsheet would run as a formula (CSV injection); logins may start with + - @.
@@ -104,6 +108,9 @@ def scores_csv(request: HttpRequest) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:
+        # A byte order mark first: without it Excel reads the file as ANSI and garbles
+        # every non-ASCII name.
+        yield "\ufeff"
         # The rows are already read: the generator only formats, so it needs no database.
         for row in table.as_values():
             yield writer.writerow([_safe_cell(cell) for cell in row])
@@ -121,9 +128,7 @@ def _visible_student(request: HttpRequest, user_id: int) -> Any:
     return student
 
 
-@mentor_required
-def student(request: HttpRequest, user_id: int) -> HttpResponse:
-    person = _visible_student(request, user_id)
+def _student_page(request: HttpRequest, person: Any, form: OverrideForm) -> HttpResponse:
     attempts = list(
         Attempt.objects.filter(user=person).select_related("quiz").order_by("quiz__title", "number")
     )
@@ -139,8 +144,31 @@ def student(request: HttpRequest, user_id: int) -> HttpResponse:
         "attempts": attempts,
         "counting": counting,
         "chat_report": latest.get(person.pk),
+        "overrides": Override.objects.filter(user=person)
+        .select_related("quiz", "granted_by")
+        .order_by("-granted_at"),
+        "override_form": form,
     }
-    return render(request, "mentors/student.html", context)
+    return render(request, "mentors/student.html", context, status=400 if form.errors else 200)
+
+
+@mentor_required
+def student(request: HttpRequest, user_id: int) -> HttpResponse:
+    person = _visible_student(request, user_id)
+    return _student_page(request, person, OverrideForm(student=person))
+
+
+@mentor_required
+@require_POST
+def grant_override(request: HttpRequest, user_id: int) -> HttpResponse:
+    """Grant one of the viewer's students an exception; staff may grant anyone one."""
+    person = _visible_student(request, user_id)
+    form = OverrideForm(request.POST, student=person)
+    if not form.is_valid():
+        return _student_page(request, person, form)
+    grant = override_grant(override=form.save(commit=False), granted_by=request.user)
+    messages.success(request, f"Granted {', '.join(grant.granted())} in {grant.quiz.title}.")
+    return redirect("mentor:student", user_id=person.pk)
 
 
 @mentor_required
@@ -171,7 +199,7 @@ def quiz_analytics(request: HttpRequest, slug: str) -> HttpResponse:
             meta[stats.item],
             [(o, meta[stats.item].option_html[o.option]) for o in stats.options],
         )
-        for stats in report.items
+        for stats in analytics.worst_first(report.items)
     ]
     context = {
         "quiz": quiz,

@@ -10,66 +10,37 @@ attempt's allowance (quizzes.pacing) under those locks, on a clock read once the
 
 from __future__ import annotations
 
-import math
 import random
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
 
-from courseware.markup import render_markdown
-from quizzes import grading, pacing
-from quizzes.models import (
-    Answer,
-    Attempt,
-    AttemptQuestion,
-    QuestionVersion,
-    Quiz,
-    Result,
+from courseware.markup import render_inline  # noqa: F401 - re-exported for the pages
+from quizzes import grading
+from quizzes.attemptrows import (  # noqa: F401 - the errors are imported from here
+    AttemptClosed,
+    AttemptError,
+    BadAnswer,
+    RateLimited,
+    StartRefused,
+    chosen_ids,
+    lock_result,
+    locked_open,
+    locked_questions,
+    pool_locked,
+    spend_allowance,
 )
+from quizzes.models import Answer, Attempt, AttemptQuestion, Option, Quiz, Result
+from quizzes.overrides import quiz_rules_for
 
 # Where a start's randomness comes from; tests swap in a seeded random.Random.
 draw_random: Callable[[], random.Random] = secrets.SystemRandom
-
-
-class AttemptError(Exception):
-    """A request about an attempt that the rules refuse; the message is for the student."""
-
-
-class StartRefused(AttemptError):
-    def __init__(self, decision: grading.StartDecision) -> None:
-        self.decision = decision
-        super().__init__(decision.reason)
-
-
-class AttemptClosed(AttemptError):
-    """The attempt is no longer open: submitted, or its time ran out."""
-
-
-class BadAnswer(AttemptError):
-    """The chosen options do not fit the question."""
-
-
-class RateLimited(AttemptError):
-    """Answers came faster than the attempt's allowance (quizzes.pacing); none was saved."""
-
-    def __init__(self, retry_after: float) -> None:
-        self.retry_after = retry_after
-        wait = max(1, math.ceil(retry_after))
-        super().__init__(f"Too many answers in a short time: wait {wait} s, then save again.")
-
-
-def render_inline(text: str) -> SafeString:
-    """Render an option's Markdown without the paragraph around it, to sit in a label."""
-    html = str(render_markdown(text)).strip()
-    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
-        html = html[3:-4]
-    return mark_safe(html)  # noqa: S308 - sanitised by render_markdown
 
 
 def _now(now: datetime | None) -> datetime:
@@ -90,7 +61,7 @@ def quiz_may_start(
     """Whether `user` may start an attempt now, why not, and from when (read-only)."""
     now = _now(now)
     return grading.may_start(
-        rules=quiz.rules(),
+        rules=quiz_rules_for(quiz=quiz, user=user),
         attempts=_history(quiz, user, now),
         now=timezone.localtime(now),
         pool_size=quiz.active_questions().count(),
@@ -104,48 +75,56 @@ def attempt_current(*, quiz: Quiz, user: Model, now: datetime | None = None) -> 
 
 
 def attempt_start(
-    *, quiz: Quiz, user: Model, now: datetime | None = None, rng: random.Random | None = None
+    *,
+    quiz: Quiz,
+    user: Model,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+    guard: Callable[[grading.Rules, list[Attempt]], None] | None = None,
 ) -> Attempt:
     """Start an attempt (or return the one in progress); draws the questions server-side.
 
-    Raises StartRefused with the reason and the time it becomes possible.
+    Raises StartRefused with the reason and the time it becomes possible. `guard` runs
+    under the student's lock before a new attempt is drawn, with their rules and
+    attempts, and may refuse by raising (quizzes.retakes asks to confirm a replace).
     """
     now = _now(now)
     rng = rng or draw_random()
-    attempts_expire_overdue(quiz=quiz, user=user, now=now)
     with transaction.atomic():
-        Result.lock(quiz=quiz, user=user)
-        current = Attempt.objects.for_student(quiz, user).open().first()
+        lock_result(quiz, user)
+        history = list(Attempt.objects.for_student(quiz, user))
+        current = next((a for a in history if not a.is_finished), None)
+        if current is not None and current.is_overdue(now):
+            # Its time ran out: grade it before anything new starts (no sweep per request).
+            locked, result, history = locked_open(current)
+            _grade(locked, now, expired=True, result=result, history=history)
+            current = None
         if current is not None:
             return current
+        rules = quiz_rules_for(quiz=quiz, user=user)
+        if guard is not None:
+            guard(rules, history)
+        options = pool_locked(quiz)
         decision = grading.may_start(
-            rules=quiz.rules(),
-            attempts=_history(quiz, user, now),
+            rules=rules,
+            attempts=[grading.PastAttempt(a.number, a.started_at, True) for a in history],
             now=timezone.localtime(now),
-            pool_size=quiz.active_questions().count(),
+            pool_size=len(options),
         )
         if not decision.allowed:
             raise StartRefused(decision)
-        version_ids = list(quiz.active_questions().values_list("current_id", flat=True))
-        drawn = rng.sample(version_ids, quiz.questions_per_attempt)
-        # Lock the drawn versions: an admin edit in place must wait, then see them used.
-        versions = {
-            v.id: v
-            for v in QuestionVersion.objects.select_for_update()
-            .filter(id__in=drawn)
-            .prefetch_related("options")
-        }
+        drawn = rng.sample(list(options), quiz.questions_per_attempt)
         attempt = Attempt.objects.create(
             quiz=quiz,
             user=user,
             number=decision.next_number,
             started_at=now,
-            deadline=grading.attempt_deadline(rules=quiz.rules(), started_at=now),
+            deadline=grading.attempt_deadline(rules=rules, started_at=now),
             question_count=len(drawn),
         )
         rows = []
         for position, version_id in enumerate(drawn):
-            order = [o.id for o in versions[version_id].options.all()]
+            order = list(options[version_id])
             rng.shuffle(order)
             rows.append(
                 AttemptQuestion(
@@ -174,54 +153,62 @@ def new_option_values(count: int, rng: random.Random) -> list[str]:
     return values
 
 
-def _locked_open(attempt: Attempt) -> Attempt:
-    """Lock the attempt's rows; raise AttemptClosed if it is no longer open."""
-    Result.lock(quiz=attempt.quiz, user=attempt.user)
-    locked = Attempt.objects.select_for_update().get(pk=attempt.pk)
-    if locked.status == Attempt.Status.SUBMITTED:
-        raise AttemptClosed(f"Attempt {locked.number} was already submitted.")
-    if locked.status == Attempt.Status.EXPIRED:
-        raise AttemptClosed(f"Attempt {locked.number} has ended: its time ran out.")
-    return locked
+@dataclass(frozen=True)
+class Written:
+    """What one write of answers did."""
+
+    answers: dict[int, Answer]  # position -> the answer now stored
+    problems: dict[int, str]  # position -> why that answer was not saved
+    questions: dict[int, AttemptQuestion]  # the questions written to, as read under the lock
+    answered: int  # the attempt's questions with an option chosen, after the write
 
 
-def _save_answer(question: AttemptQuestion, option_ids: Sequence[int]) -> Answer:
-    chosen = sorted(set(option_ids))
-    if len(chosen) != len(option_ids):
-        raise BadAnswer("An option was chosen twice.")
-    if not set(chosen) <= set(question.option_order):
-        raise BadAnswer(f"Question {question.position + 1} has no such option.")
-    if question.version.kind == QuestionVersion.Kind.SINGLE and len(chosen) > 1:
-        raise BadAnswer(f"Question {question.position + 1} takes one option.")
-    answer, _ = Answer.objects.update_or_create(question=question, defaults={"chosen": chosen})
-    return answer
+def attempt_write(
+    *,
+    attempt: Attempt,
+    answers: Mapping[int, Sequence[int]] | None = None,
+    values: Mapping[int, Sequence[str]] | None = None,
+    now: datetime | None = None,
+) -> Written:
+    """Save answers {position: option ids} or {position: the page's values} in three queries.
 
-
-def _writable(attempt: Attempt, now: datetime | None, *, writes: int) -> Attempt:
-    """Lock the open attempt, check its deadline, and take `writes` from its allowance.
-
-    The clock is read once the lock is held: a write that waited for it (another tab's
-    save, a grading sweep) past the deadline is refused, not stored late.
+    One query locks the attempt's row and reads the questions, one upserts every answer,
+    one stores the allowance. Each answer is one write from the allowance, taken whole
+    or refused whole (RateLimited, then nothing is saved); AttemptClosed once the
+    attempt is over. Concurrent writers queue on the row lock, so the last one wins.
     """
-    locked = _locked_open(attempt)
-    now = _now(now)
-    if locked.is_overdue(now):
-        raise AttemptClosed("Time is up: answers can no longer be changed.")
-    spent = pacing.spend(
-        level=locked.allowance,
-        filled_at=locked.allowance_at,
-        now=now,
-        cost=writes,
-        size=pacing.capacity(
-            burst=settings.QUIZ_ANSWER_BURST, question_count=locked.question_count
-        ),
-        rate=settings.QUIZ_ANSWER_RATE,
-    )
-    if not spent.allowed:
-        raise RateLimited(spent.retry_after)
-    locked.allowance, locked.allowance_at = spent.level, now
-    locked.save(update_fields=["allowance", "allowance_at"])
-    return locked
+    if attempt.is_overdue(_now(now)):
+        attempts_expire_overdue(quiz=attempt.quiz, user=attempt.user, now=now)
+    given: Mapping[int, Sequence[Any]] = answers if answers is not None else (values or {})
+    saved: dict[int, Answer] = {}
+    problems: dict[int, str] = {}
+    with transaction.atomic():
+        locked, questions, answered = locked_questions(attempt, given.keys())
+        spend_allowance(locked, _now(now), writes=len(given))
+        for position, chosen in given.items():
+            try:
+                question = questions.get(position)
+                if question is None:
+                    raise BadAnswer(f"Attempt {locked.number} has no question {position + 1}.")
+                ids = question.ids_of(list(chosen)) if answers is None else list(chosen)
+                if ids is None:
+                    raise BadAnswer(f"Question {position + 1} has no such option.")
+                answer = getattr(question, "answer", None) or Answer(question=question)
+                answered -= bool(answer.chosen)
+                answer.chosen = chosen_ids(question, ids)
+                answered += bool(answer.chosen)
+                saved[position] = answer
+            except BadAnswer as exc:
+                problems[position] = str(exc)
+        if saved:
+            Answer.objects.bulk_create(
+                saved.values(),
+                update_conflicts=True,
+                unique_fields=["question"],
+                update_fields=["chosen", "updated_at"],
+            )
+        locked.save(update_fields=["allowance", "allowance_at"])
+    return Written(saved, problems, questions, answered)
 
 
 def attempt_answers(
@@ -231,25 +218,10 @@ def attempt_answers(
 
     Each answer is one write from the attempt's allowance; an empty list clears it.
     Returns (the saved answers, the problems of those that did not fit), both by
-    position. Raises RateLimited if the allowance cannot cover them all, and
-    AttemptClosed once the attempt is over (after grading it if its time ran out):
-    then nothing is saved.
+    position; raises as attempt_write.
     """
-    if attempt.is_overdue(_now(now)):
-        attempts_expire_overdue(quiz=attempt.quiz, user=attempt.user, now=now)
-    saved: dict[int, Answer] = {}
-    problems: dict[int, str] = {}
-    with transaction.atomic():
-        locked = _writable(attempt, now, writes=len(answers))
-        questions = {q.position: q for q in locked.questions.select_related("version")}
-        for position, option_ids in answers.items():
-            try:
-                if position not in questions:
-                    raise BadAnswer(f"Attempt {locked.number} has no question {position + 1}.")
-                saved[position] = _save_answer(questions[position], option_ids)
-            except BadAnswer as exc:
-                problems[position] = str(exc)
-    return saved, problems
+    written = attempt_write(attempt=attempt, answers=answers, now=now)
+    return written.answers, written.problems
 
 
 def attempt_answer(
@@ -266,22 +238,42 @@ def attempt_answer(
     return saved[position]
 
 
-def _grade(attempt: Attempt, now: datetime, *, expired: bool) -> Attempt:
-    """Grade a locked open attempt, store it, and update the student's counted score."""
+def _grade(
+    attempt: Attempt, now: datetime, *, expired: bool, result: Result, history: list[Attempt]
+) -> Attempt:
+    """Grade a locked open attempt, store it, and update the student's counted score.
+
+    Reads the paper once: one row per option of each drawn question, with its question
+    and the student's answer. `result` and `history` come from _locked_open.
+    """
     quiz = attempt.quiz
-    rules = quiz.rules()
-    questions = list(
-        attempt.questions.select_related("version", "answer").prefetch_related("version__options")
+    # The student's own rules: an extra attempt they were granted is not halved.
+    rules = quiz_rules_for(quiz=quiz, user=attempt.user)
+    rows = Option.objects.filter(version__attempt_questions__attempt=attempt).values_list(
+        "version__attempt_questions__id",
+        "id",
+        "correct",
+        "version__attempt_questions__answer__chosen",
     )
-    responses = []
-    for question in questions:
-        correct = frozenset(o.id for o in question.version.options.all() if o.correct)
-        answer = getattr(question, "answer", None)
-        chosen = frozenset(answer.chosen) if answer else frozenset()
-        response = grading.Response(correct=correct, chosen=chosen)
-        question.is_correct = response.is_correct
-        responses.append(response)
-    AttemptQuestion.objects.bulk_update(questions, ["is_correct"])
+    correct: dict[int, set[int]] = {}
+    chosen: dict[int, frozenset[int]] = {}
+    for question_id, option_id, is_key, answer in rows:
+        keys = correct.setdefault(question_id, set())
+        if is_key:
+            keys.add(option_id)
+        chosen[question_id] = frozenset(answer or ())
+    responses = [
+        grading.Response(correct=frozenset(correct[q]), chosen=chosen[q]) for q in sorted(correct)
+    ]
+    AttemptQuestion.objects.bulk_update(
+        [
+            AttemptQuestion(id=q, is_correct=r.is_correct)
+            for q, r in zip(sorted(correct), responses, strict=True)
+        ],
+        ["is_correct"],
+    )
+    # For the announcement: how many questions had an answer (no query to count them).
+    attempt.answered = sum(1 for c in chosen.values() if c)
 
     grade = grading.grade_attempt(rules=rules, attempt_number=attempt.number, responses=responses)
     attempt.status = Attempt.Status.EXPIRED if expired else Attempt.Status.SUBMITTED
@@ -293,7 +285,7 @@ def _grade(attempt: Attempt, now: datetime, *, expired: bool) -> Attempt:
     attempt.max_score = grade.max_score
     attempt.halved = grade.halved
 
-    finished = Attempt.objects.for_student(quiz, attempt.user).finished().exclude(pk=attempt.pk)
+    finished = [a for a in history if a.is_finished and a.pk != attempt.pk]
     scores = [(a.number, a.score) for a in finished] + [(attempt.number, grade.score)]
     counted = grading.counted_score(counting=rules.counting, scores=scores)
     assert counted is not None
@@ -303,13 +295,8 @@ def _grade(attempt: Attempt, now: datetime, *, expired: bool) -> Attempt:
     attempt.receipt = receipt
     attempt.save()
 
-    result = Result.objects.get(quiz=quiz, user=attempt.user)
     result.score = counted.score
-    result.attempt = (
-        attempt
-        if counted.attempt_number == attempt.number
-        else finished.get(number=counted.attempt_number)
-    )
+    result.attempt = next(a for a in [attempt, *finished] if a.number == counted.attempt_number)
     result.receipt = f"Attempt {attempt.number}: {receipt}"
     result.save()
     return attempt
@@ -329,16 +316,24 @@ def attempt_submit(
     options that do not fit; then nothing is saved.
     """
     with transaction.atomic():
-        locked = _locked_open(attempt)
+        locked, result, history = locked_open(attempt)
         now = _now(now)  # read once the lock is held, as for any write
         expired = locked.is_overdue(now)
         if answers and not expired:
-            questions = {q.position: q for q in locked.questions.select_related("version").all()}
+            questions = {q.position: q for q in locked.questions.select_related("version")}
+            rows = []
             for position, option_ids in answers.items():
                 if position not in questions:
                     raise BadAnswer(f"Attempt {locked.number} has no question {position + 1}.")
-                _save_answer(questions[position], option_ids)
-        return _grade(locked, now, expired=expired)
+                question = questions[position]
+                rows.append(Answer(question=question, chosen=chosen_ids(question, option_ids)))
+            Answer.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["question"],
+                update_fields=["chosen", "updated_at"],
+            )
+        return _grade(locked, now, expired=expired, result=result, history=history)
 
 
 def attempts_expire_overdue(
@@ -355,9 +350,9 @@ def attempts_expire_overdue(
     for attempt in overdue.select_related("quiz", "user"):
         with transaction.atomic():
             try:
-                locked = _locked_open(attempt)
+                locked, result, history = locked_open(attempt)
             except AttemptClosed:
                 continue  # someone else finished it meanwhile
-            _grade(locked, now, expired=True)
+            _grade(locked, now, expired=True, result=result, history=history)
             done += 1
     return done

@@ -113,10 +113,11 @@ def _save(
         if sends:
             return None, 0, sends
         # Someone else graded it a moment ago: the save raises AttemptClosed.
+    # Three queries: lock and read, upsert the answer, store the allowance.
     saved = attempt_save_values(attempt=attempt, choices={position: options})
     if position in saved.problems:
         raise BadAnswer(saved.problems[position])
-    answered = live.answered_count(attempt.pk)
+    answered = saved.answered
     return (
         saved.values[position],
         answered,
@@ -326,6 +327,8 @@ class AttemptConsumer(AsyncJsonWebsocketConsumer):
         await live.publish(sends)
         if attempt.is_finished:
             await self.finish(attempt.status, live.result_url(attempt))
+        else:
+            self.attempt = attempt  # its stored deadline may have moved (quizzes.overrides)
 
     async def run_clock(self) -> None:
         """Push the remaining time (server clock) every few seconds; grade at the deadline."""
@@ -343,6 +346,8 @@ class AttemptConsumer(AsyncJsonWebsocketConsumer):
                     await asyncio.sleep(min(settings.QUIZ_CLOCK_SECONDS, remaining))
                     continue
                 await self.end_if_finished()
+                # Still open at its deadline: a mentor granted more time; count to the new one.
+                deadline = self.attempt.deadline or deadline
                 await asyncio.sleep(1)  # a few milliseconds early; look again
         except asyncio.CancelledError:
             raise

@@ -1,6 +1,6 @@
 """Feedback on a submitted attempt: each missed question, the student's choice, what to reread.
 
-RS App showed nothing per question until the deadline (quiz-anchors §1.4), and students
+RS App showed nothing per question until the deadline (quiz-anchors.md, section 1.4), and students
 asked for their mistakes and a link to learn from (rsschool-app #930, #1080, #1471). The
 result page lists every missed question once the test's review policy opens; the key and
 the explanations follow the policy's own switches. Options are shown by their text only:
@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import prefetch_related_objects
 from django.utils.safestring import SafeString
 
-from courseware.markup import render_markdown
 from courseware.models import Objective, Resource
 from quizzes import grading
-from quizzes.attempts import render_inline
-from quizzes.models import Attempt
+from quizzes.models import Attempt, AttemptQuestion
 from quizzes.review import attempt_review_access
 
 
@@ -42,22 +41,28 @@ class Feedback:
     missed: list[MissedQuestion]
 
 
-def attempt_feedback(*, attempt: Attempt, now: datetime | None = None) -> Feedback:
+def attempt_feedback(
+    *,
+    attempt: Attempt,
+    now: datetime | None = None,
+    rules: grading.Rules | None = None,
+    questions: list[AttemptQuestion] | None = None,
+) -> Feedback:
     """The missed questions of a finished attempt, if the review policy is open now.
 
+    `questions`: the attempt's drawn questions with version__objective and answer, when
+    the caller has read them already (the result page shares them with its breakdown).
     The caller must check that the attempt belongs to the person asking.
     """
-    access = attempt_review_access(attempt=attempt, now=now)
+    access = attempt_review_access(attempt=attempt, now=now, rules=rules)
     if not access.allowed:
         return Feedback(access, [])
-    questions = (
-        attempt.questions.exclude(is_correct=True)
-        .select_related("version__objective", "answer")
-        .prefetch_related("version__options", "version__objective__resources")
-        .order_by("position")
-    )
+    if questions is None:
+        questions = list(attempt.questions.select_related("version__objective", "answer"))
+    wrong = sorted((q for q in questions if q.is_correct is not True), key=lambda q: q.position)
+    prefetch_related_objects(wrong, "version__options", "version__objective__resources")
     missed = []
-    for question in questions:
+    for question in wrong:
         version = question.version
         answer = getattr(question, "answer", None)
         chosen = set(answer.chosen) if answer else set()
@@ -65,14 +70,10 @@ def attempt_feedback(*, attempt: Attempt, now: datetime | None = None) -> Feedba
         missed.append(
             MissedQuestion(
                 number=question.position + 1,
-                html=render_markdown(version.text),
-                chosen=[render_inline(o.text) for o in options if o.id in chosen],
-                key=[render_inline(o.text) for o in options if o.correct]
-                if access.show_key
-                else None,
-                explanation_html=(
-                    render_markdown(version.explanation) if access.show_explanations else None
-                ),
+                html=version.text_shown,
+                chosen=[o.shown for o in options if o.id in chosen],
+                key=[o.shown for o in options if o.correct] if access.show_key else None,
+                explanation_html=(version.explanation_shown if access.show_explanations else None),
                 source=version.source,
                 objective=version.objective,
                 resources=sorted(version.objective.resources.all(), key=lambda r: r.position),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -41,6 +41,53 @@ class Rules:
     review_questions: ReviewQuestions = "wrong"
     review_show_key: bool = False
     review_show_explanations: bool = False
+
+
+@dataclass(frozen=True)
+class Override:
+    """One student's exception to a test's rules, as a mentor granted it (Moodle's user override).
+
+    Zero or None leaves the test's own setting: a grant can only add attempts, waive the
+    cooldown, lengthen the time limit or move the close later for that student.
+    """
+
+    extra_attempts: int = 0
+    waive_cooldown: bool = False
+    time_limit_minutes: int | None = None
+    closes_at: datetime | None = None
+
+
+def overrides_combined(overrides: Sequence[Override]) -> Override:
+    """Several grants for one student and test as one: attempts add up, the rest take the most."""
+    limits = [o.time_limit_minutes for o in overrides if o.time_limit_minutes]
+    closes = [o.closes_at for o in overrides if o.closes_at]
+    return Override(
+        extra_attempts=sum(o.extra_attempts for o in overrides),
+        waive_cooldown=any(o.waive_cooldown for o in overrides),
+        time_limit_minutes=max(limits) if limits else None,
+        closes_at=max(closes) if closes else None,
+    )
+
+
+def rules_with_override(rules: Rules, override: Override) -> Rules:
+    """The rules for one student: the test's, relaxed by their override and never tightened.
+
+    A longer limit replaces the test's, but a test without a limit stays without one; a
+    later close replaces the test's close, and an earlier one is ignored.
+    """
+    time_limit = rules.time_limit_minutes
+    if time_limit and override.time_limit_minutes:
+        time_limit = max(time_limit, override.time_limit_minutes)
+    closes_at = rules.closes_at
+    if closes_at and override.closes_at:
+        closes_at = max(closes_at, override.closes_at)
+    return replace(
+        rules,
+        max_attempts=rules.max_attempts + max(override.extra_attempts, 0),
+        cooldown_hours=0 if override.waive_cooldown else rules.cooldown_hours,
+        time_limit_minutes=time_limit,
+        closes_at=closes_at,
+    )
 
 
 @dataclass(frozen=True)

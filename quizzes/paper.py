@@ -16,9 +16,8 @@ from datetime import datetime
 
 from django.utils.safestring import SafeString
 
-from courseware.markup import render_markdown
-from quizzes.attempts import attempt_answers, render_inline
-from quizzes.models import Answer, Attempt, AttemptQuestion
+from quizzes.attempts import attempt_write
+from quizzes.models import Answer, Attempt, AttemptQuestion, Option
 
 # The shape of every value (quizzes.attempts.new_option_values): 64 bits in hex.
 VALUE = re.compile(r"[0-9a-f]{16}")
@@ -46,22 +45,29 @@ class PaperQuestion:
 
 
 def attempt_paper(attempt: Attempt) -> list[PaperQuestion]:
-    """The drawn questions in order, options in the stored shuffled order, with no key."""
-    questions = attempt.questions.select_related("version", "answer").prefetch_related(
-        "version__options"
-    )
+    """The drawn questions in order, options in the stored shuffled order, with no key.
+
+    Two queries, reading only what the page shows: the HTML stored with each version and
+    option (never rendered here), and no correct flag at all.
+    """
+    questions = list(attempt.questions.select_related("version", "answer"))
+    shown: dict[int, SafeString] = {
+        o.id: o.shown
+        for o in Option.objects.filter(version_id__in=[q.version_id for q in questions]).only(
+            "text", "html"
+        )
+    }
     paper = []
     for question in questions:
         answer = getattr(question, "answer", None)
-        values = dict(zip(question.option_order, question.option_values, strict=True))
         paper.append(
             PaperQuestion(
                 position=question.position,
                 kind=question.version.kind,
-                html=render_markdown(question.version.text),
+                html=question.version.text_shown,
                 options=[
-                    PaperOption(values[o.id], render_inline(o.text))
-                    for o in question.ordered_options()
+                    PaperOption(value, shown[i])
+                    for i, value in zip(question.option_order, question.option_values, strict=True)
                 ],
                 chosen=frozenset(question.values_of(answer.chosen)) if answer else frozenset(),
             )
@@ -84,29 +90,20 @@ class Saved:
     values: dict[int, list[str]]  # position -> the values now stored, sorted
     answers: dict[int, Answer]
     problems: dict[int, str]  # position -> why that answer was not saved
+    answered: int = 0  # the attempt's questions with an option chosen, after the save
 
 
 def attempt_save_values(
     *, attempt: Attempt, choices: Mapping[int, Sequence[str]], now: datetime | None = None
 ) -> Saved:
-    """Save answers given as the page's values {position: values}; see attempt_answers.
+    """Save answers given as the page's values {position: values}; see attempt_write.
 
     A value that is not one of the question's options is that question's problem; the
     other answers are saved, each one write from the attempt's allowance. Raises
-    RateLimited or AttemptClosed as attempt_answers does, and then saves nothing.
+    RateLimited or AttemptClosed as attempt_write does, and then saves nothing.
     """
-    # The values of a drawn question never change, so reading them before the write's
-    # lock is safe.
-    questions = {q.position: q for q in AttemptQuestion.objects.filter(attempt=attempt)}
-    ids: dict[int, list[int]] = {}
-    problems: dict[int, str] = {}
-    for position, values in choices.items():
-        question = questions.get(position)
-        mapped = question.ids_of(list(values)) if question is not None else []
-        if mapped is None:
-            problems[position] = f"Question {position + 1} has no such option."
-        else:
-            ids[position] = mapped  # an unknown position is refused by attempt_answers
-    answers, refused = attempt_answers(attempt=attempt, answers=ids, now=now) if ids else ({}, {})
-    saved = {p: questions[p].values_of(a.chosen) for p, a in answers.items()}
-    return Saved(values=saved, answers=answers, problems=problems | refused)
+    if not choices:
+        return Saved({}, {}, {})
+    written = attempt_write(attempt=attempt, values=choices, now=now)
+    values = {p: written.questions[p].values_of(a.chosen) for p, a in written.answers.items()}
+    return Saved(values, written.answers, written.problems, written.answered)

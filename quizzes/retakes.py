@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import Model
 
 from quizzes import grading
-from quizzes.attempts import AttemptError, attempt_start, attempts_expire_overdue
+from quizzes.attempts import AttemptError, attempt_start
 from quizzes.models import Attempt, Quiz, Result
 
 
@@ -45,14 +44,17 @@ def attempt_start_confirmed(
 ) -> Attempt:
     """attempt_start, refused with ReplaceNotConfirmed if it would replace an unconfirmed score.
 
-    The check runs under the student's Result lock, the same lock attempt_start takes, so
-    a submit in another tab cannot put a score at stake between the check and the start.
+    The check runs under the student's Result lock, the one attempt_start takes, so a
+    submit in another tab cannot put a score at stake between the check and the start.
+    A first attempt has no score at stake and reads nothing more.
     """
-    # An attempt whose time ran out is graded first: its score is the one at stake.
-    attempts_expire_overdue(quiz=quiz, user=user, now=now)
-    with transaction.atomic():
-        Result.lock(quiz=quiz, user=user)
-        at_risk = score_at_stake(quiz=quiz, user=user)
-        if at_risk is not None and not confirmed:
+
+    def guard(rules: grading.Rules, history: list[Attempt]) -> None:
+        if confirmed or not history:
+            return
+        counted = Result.objects.filter(quiz=quiz, user=user).values_list("score", flat=True)
+        at_risk = grading.score_at_risk(rules=rules, counted=counted.first())
+        if at_risk is not None:
             raise ReplaceNotConfirmed(at_risk)
-        return attempt_start(quiz=quiz, user=user, now=now)
+
+    return attempt_start(quiz=quiz, user=user, now=now, guard=guard)

@@ -12,10 +12,9 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from courseware.markup import render_markdown
 from quizzes import grading
-from quizzes.attempts import render_inline
 from quizzes.models import Attempt
+from quizzes.overrides import quiz_rules_for
 
 
 @dataclass(frozen=True)
@@ -43,10 +42,17 @@ class Review:
     questions: list[ReviewQuestion]
 
 
-def attempt_review_access(*, attempt: Attempt, now: datetime | None = None) -> grading.ReviewAccess:
-    """What the test's review policy lets the student see of this attempt now."""
+def attempt_review_access(
+    *, attempt: Attempt, now: datetime | None = None, rules: grading.Rules | None = None
+) -> grading.ReviewAccess:
+    """What the test's review policy lets the student see of this attempt now.
+
+    A student granted a later close sees their review only after their own close: until
+    then they may still attempt the test.
+    """
+    # `rules`: the student's rules, when the caller has read them already.
     return grading.review_access(
-        rules=attempt.quiz.rules(),
+        rules=rules or quiz_rules_for(quiz=attempt.quiz, user=attempt.user),
         finished=attempt.is_finished,
         now=timezone.localtime(now or timezone.now()),
     )
@@ -75,19 +81,17 @@ def attempt_review(*, attempt: Attempt, now: datetime | None = None) -> Review:
             ReviewQuestion(
                 position=question.position,
                 kind=version.kind,
-                html=render_markdown(version.text),
+                html=version.text_shown,
                 options=[
                     ReviewOption(
-                        render_inline(o.text),
+                        o.shown,
                         o.id in chosen,
                         o.correct if access.show_key else None,
                     )
                     for o in question.ordered_options()
                 ],
                 is_correct=bool(question.is_correct),
-                explanation_html=(
-                    render_markdown(version.explanation) if access.show_explanations else None
-                ),
+                explanation_html=(version.explanation_shown if access.show_explanations else None),
                 source=version.source,
                 objective=version.objective.text,
             )

@@ -10,13 +10,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from courseware.models import Objective, Resource
 from quizzes import grading
 from quizzes.attempts import BadAnswer
-from quizzes.models import Attempt, Quiz
+from quizzes.models import Attempt, AttemptQuestion, Quiz
 from quizzes.paper import PaperQuestion, is_value
 
 
@@ -143,7 +144,7 @@ def _values(values: Iterable[str]) -> list[str]:
     return chosen
 
 
-def form_answers(data: Mapping, paper: list[PaperQuestion]) -> FormAnswers:
+def form_answers(data: Mapping, question_count: int) -> FormAnswers:
     """Read the attempt form: question fields q<pos>, with was<pos> as rendered.
 
     Options arrive as the attempt's random values (quizzes.paper), never as ids. Only
@@ -152,18 +153,18 @@ def form_answers(data: Mapping, paper: list[PaperQuestion]) -> FormAnswers:
     A form without was<pos> fields sets every question it names.
     """
     result = FormAnswers()
-    for question in paper:
+    for position in range(question_count):
         try:
-            chosen = _values(data.getlist(f"q{question.position}"))
-            was = data.get(f"was{question.position}")
+            chosen = _values(data.getlist(f"q{position}"))
+            was = data.get(f"was{position}")
             if was is not None:
                 if sorted(set(chosen)) == sorted(set(_values(was.split(",")))):
                     continue
-            elif f"q{question.position}" not in data:
+            elif f"q{position}" not in data:
                 continue
-            result.changed[question.position] = chosen
+            result.changed[position] = chosen
         except BadAnswer as exc:
-            result.problems.append(f"Question {question.position + 1}: {exc}")
+            result.problems.append(f"Question {position + 1}: {exc}")
     return result
 
 
@@ -184,16 +185,29 @@ class ObjectiveScore:
         return self.asked - self.correct
 
 
-def objective_breakdown(attempt: Attempt) -> list[ObjectiveScore]:
-    """Correct answers per learning objective, with the module's resources for the missed."""
+def objective_breakdown(
+    attempt: Attempt, questions: list[AttemptQuestion] | None = None
+) -> list[ObjectiveScore]:
+    """Correct answers per learning objective, with the module's resources for the missed.
+
+    `questions`: the drawn questions with version__objective, if already read. Then one
+    query at most: the resources of the objectives with a miss, unless quizzes.feedback
+    prefetched them on the same objects.
+    """
+    if questions is None:
+        questions = list(attempt.questions.select_related("version__objective"))
     counts: dict[int, list[int]] = {}
-    for objective_id, is_correct in attempt.questions.values_list(
-        "version__objective_id", "is_correct"
-    ):
-        asked_correct = counts.setdefault(objective_id, [0, 0])
+    objectives: dict[int, Objective] = {}
+    for question in questions:
+        objective = question.version.objective
+        # A missed question's objective object is the one feedback may have prefetched.
+        if objective.id not in objectives or not question.is_correct:
+            objectives[objective.id] = objective
+        asked_correct = counts.setdefault(objective.id, [0, 0])
         asked_correct[0] += 1
-        asked_correct[1] += bool(is_correct)
-    objectives = Objective.objects.filter(id__in=counts).prefetch_related("resources")
+        asked_correct[1] += bool(question.is_correct)
+    missed = [o for o in objectives.values() if counts[o.id][1] < counts[o.id][0]]
+    prefetch_related_objects(missed, "resources")
     return [
         ObjectiveScore(
             objective=o,
@@ -203,5 +217,5 @@ def objective_breakdown(attempt: Attempt) -> list[ObjectiveScore]:
             if counts[o.id][1] < counts[o.id][0]
             else [],
         )
-        for o in sorted(objectives, key=lambda o: o.position)
+        for o in sorted(objectives.values(), key=lambda o: o.position)
     ]

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from quizzes import live
+from quizzes import grading, live
 from quizzes.attempts import (
     AttemptClosed,
     RateLimited,
@@ -28,12 +28,12 @@ from quizzes.attempts import (
 )
 from quizzes.feedback import attempt_feedback
 from quizzes.models import Attempt, Quiz, Result
+from quizzes.overrides import override_notes, quiz_rules_for
 from quizzes.paper import attempt_paper, attempt_save_values
 from quizzes.retakes import (
     ReplaceNotConfirmed,
     attempt_start_confirmed,
     replace_warning,
-    score_at_stake,
 )
 from quizzes.review import attempt_review
 from quizzes.student import (
@@ -80,22 +80,39 @@ def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "rules": rules_in_words(quiz, pool_size=pool_size),
     }
     if request.user.is_authenticated:
-        live.expire_overdue_for(quiz=quiz, user=request.user)
+        # Each fact is read once; the start decision is then pure (quizzes.grading).
         attempts = list(Attempt.objects.for_student(quiz, request.user).order_by("-number"))
-        decision = quiz_may_start(quiz=quiz, user=request.user)
         now = timezone.now()
+        if any(a.is_overdue(now) for a in attempts):
+            # Rare: the sweep has not graded it yet. Never a query per request otherwise.
+            live.expire_overdue_for(quiz=quiz, user=request.user)
+            attempts = list(Attempt.objects.for_student(quiz, request.user).order_by("-number"))
+        rules = quiz_rules_for(quiz=quiz, user=request.user)
+        decision = grading.may_start(
+            rules=rules,
+            attempts=[grading.PastAttempt(a.number, a.started_at, a.is_finished) for a in attempts],
+            now=timezone.localtime(now),
+            pool_size=pool_size,
+        )
         wait = None
         if not decision.allowed and decision.available_at and decision.available_at > now:
             wait = int((decision.available_at - now).total_seconds()) + 1
-        at_stake = score_at_stake(quiz=quiz, user=request.user) if decision.allowed else None
+        current = next((a for a in attempts if not a.is_finished), None)
+        result = Result.objects.filter(quiz=quiz, user=request.user).first()
+        at_stake = None
+        if decision.allowed and current is None:
+            counted = result.score if result is not None else None
+            at_stake = grading.score_at_risk(rules=quiz.rules(), counted=counted)
         context |= {
             "attempts": attempts,
             "replace_warning": replace_warning(at_stake) if at_stake is not None else None,
-            "current": next((a for a in attempts if not a.is_finished), None),
+            "current": current,
             "used": len(attempts),
             "decision": decision,
             "wait_seconds": wait,
-            "result": Result.objects.filter(quiz=quiz, user=request.user).first(),
+            "result": result,
+            "max_attempts": rules.max_attempts,
+            "grants": override_notes(quiz=quiz, user=request.user),
         }
     return render(request, "quizzes/quiz_detail.html", context)
 
@@ -104,7 +121,7 @@ def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def start(request: HttpRequest, slug: str) -> HttpResponse:
     quiz = _quiz(slug)
-    live.expire_overdue_for(quiz=quiz, user=request.user)
+    # An attempt whose time ran out is graded inside the start, under the student's lock.
     now = timezone.now()
     try:
         attempt = attempt_start_confirmed(
@@ -161,8 +178,7 @@ def attempt_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if request.method == "GET":
         return render(request, "quizzes/attempt.html", _paper_context(attempt))
 
-    paper = attempt_paper(attempt)
-    answers = form_answers(request.POST, paper)
+    answers = form_answers(request.POST, attempt.question_count)
     problems = list(answers.problems)
     try:
         # One write per changed answer, from the allowance the socket uses too.
@@ -176,7 +192,7 @@ def attempt_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         return _result_redirect(request, attempt)
     problems += [saved.problems[p] for p in sorted(saved.problems)]
     if saved.answers:
-        live.publish_sync(live.announcements(attempt, "answered"))
+        live.publish_sync(live.announcements(attempt, "answered", answered=saved.answered))
     if problems:
         context = _paper_context(attempt) | {"problems": problems}
         return render(request, "quizzes/attempt.html", context, status=400)
@@ -184,7 +200,7 @@ def attempt_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if request.POST.get("action") != "submit":
         messages.success(request, "Your answers are saved.")
         return redirect(_attempt_url(attempt))
-    if unanswered(attempt_paper(attempt)) and request.POST.get("confirm") != "1":
+    if request.POST.get("confirm") != "1" and unanswered(attempt_paper(attempt)):
         return redirect("quizzes:confirm", slug, attempt.pk)
     return _submit(request, attempt)
 
@@ -195,7 +211,9 @@ def _submit(request: HttpRequest, attempt: Attempt) -> HttpResponse:
     except AttemptClosed:
         attempt.refresh_from_db()
         return _result_redirect(request, attempt)
-    live.publish_sync(live.announcements(attempt, attempt.status))
+    # The grading counted the answered questions: no query to count them again.
+    answered = getattr(attempt, "answered", None)
+    live.publish_sync(live.announcements(attempt, attempt.status, answered=answered))
     return _result_redirect(request, attempt)
 
 
@@ -224,19 +242,39 @@ def result(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if not attempt.is_finished:
         return redirect(_attempt_url(attempt))
     quiz = attempt.quiz
-    feedback = attempt_feedback(attempt=attempt)
-    decision = quiz_may_start(quiz=quiz, user=request.user)
+    # Each fact once: the student's rules, attempts and counted score feed the pure rules.
+    rules = quiz_rules_for(quiz=quiz, user=request.user)
+    # Read once for the feedback and the breakdown.
+    questions = list(attempt.questions.select_related("version__objective", "answer"))
+    feedback = attempt_feedback(attempt=attempt, rules=rules, questions=questions)
+    history = list(Attempt.objects.for_student(quiz, request.user).order_by("-number"))
+    now = timezone.now()
+    decision = grading.may_start(
+        rules=rules,
+        attempts=[grading.PastAttempt(a.number, a.started_at, a.is_finished) for a in history],
+        now=timezone.localtime(now),
+        pool_size=quiz.active_questions().count(),
+    )
+    # The counted score follows from the attempts (the Result row stores the same).
+    counted = grading.counted_score(
+        counting=rules.counting,
+        scores=[(a.number, a.score) for a in history if a.is_finished and a.score is not None],
+    )
+    at_stake = None
+    if decision.allowed and all(a.is_finished for a in history):
+        score = counted.score if counted is not None else None
+        at_stake = grading.score_at_risk(rules=quiz.rules(), counted=score)
     context = {
         "attempt": attempt,
         "quiz": quiz,
         "passed": attempt.accuracy >= quiz.threshold_percent,
-        "counted": Result.objects.filter(quiz=quiz, user=request.user).first(),
-        "history": Attempt.objects.for_student(quiz, request.user).order_by("-number"),
-        "breakdown": objective_breakdown(attempt),
+        "counted": counted,
+        "history": history,
+        "breakdown": objective_breakdown(attempt, questions),
         "feedback": feedback,
         "review": feedback.access,
         "decision": decision,
-        "at_stake": score_at_stake(quiz=quiz, user=request.user) if decision.allowed else None,
+        "at_stake": at_stake,
     }
     return render(request, "quizzes/result.html", context)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
+from django.db import connections
 from django.db.backends.signals import connection_created
 from django.test import override_settings
 
@@ -84,6 +85,20 @@ def mentor(db) -> User:
 
 
 @pytest.fixture
+def other_mentor(db) -> User:
+    return make_user("mentor2", group=MENTORS)
+
+
+@pytest.fixture
+def mentored(student, other_student, mentor, other_mentor) -> None:
+    """mentor mentors alice; mentor2 mentors bob."""
+    from courseware.models import Mentorship
+
+    Mentorship.objects.create(mentor=mentor, student=student)
+    Mentorship.objects.create(mentor=other_mentor, student=other_student)
+
+
+@pytest.fixture
 def admin_user(db) -> User:
     return User.objects.create_superuser("root", password=PASSWORD)
 
@@ -94,6 +109,60 @@ def module(db):
     from courseware.models import Module
 
     return Module.objects.get(slug="st2-websockets")
+
+
+@pytest.fixture(scope="module")
+def fresh_db_after(django_db_setup, django_db_blocker):
+    """When the module is done, leave the database as a fresh test database.
+
+    A transactional test's flush lets post_migrate recreate content types under new ids
+    and loses the role groups. A later test with serialized_rollback then fails to
+    restore its copy over them, and a later plain test misses the groups. Emptying the
+    tables and restoring the serialized copy (when the run made one) avoids both,
+    whatever order the test files run in.
+    """
+    yield
+    contents = getattr(connections["default"], "_test_serialized_contents", None)
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, inhibit_post_migrate=bool(contents), verbosity=0)
+        if contents:
+            connections["default"].creation.deserialize_db_from_string(contents)
+        else:
+            for name in (STUDENTS, MENTORS):
+                Group.objects.get_or_create(name=name)
+
+
+@pytest.fixture
+def st2(module):
+    """The shipped "[St2] WebSockets" bank, loaded as mentors load it."""
+    from tests.quizkit import ST2, load_quiz
+
+    return load_quiz(ST2)
+
+
+@pytest.fixture
+def demo(module):
+    """The small demo test (tests/quiz-demo.yaml): few questions, every one with a wrong option."""
+    from tests.quizkit import DEMO, load_quiz
+
+    return load_quiz(DEMO)
+
+
+@pytest.fixture
+def quiz(demo):
+    """The test a test file is about when it needs only one: the demo."""
+    return demo
+
+
+@pytest.fixture(scope="module")
+def site(django_db_setup, django_db_blocker) -> Iterator[str]:
+    """One `manage.py serve` (site only, loopback) per test module, on the test database."""
+    from tests.quizkit import serve
+    from tests.servers import free_port
+
+    port = free_port()
+    with django_db_blocker.unblock(), serve(port):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

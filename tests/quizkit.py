@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
-from django.core.management import call_command
-from django.db import connections
 from django.test import Client
 
-from courseware.roles import MENTORS, STUDENTS
 from quizzes.attempts import attempt_start, attempt_submit
 from quizzes.loading import quizzes_load
 from quizzes.models import Attempt, AttemptQuestion, Quiz
+from tests.conftest import fresh_db_after  # noqa: F401 - it lives in conftest now; old imports work
+from tests.servers import server_process
 
 ST2 = "fixtures/quizzes/st2-websockets.yaml"
 DEMO = "tests/quiz-demo.yaml"
@@ -78,27 +76,6 @@ def session_cookie(user) -> tuple[bytes, bytes]:
     return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
-@pytest.fixture(scope="module")
-def fresh_db_after(django_db_setup, django_db_blocker):
-    """When the module is done, leave the database as a fresh test database.
-
-    A transactional test's flush lets post_migrate recreate content types under new ids
-    and loses the role groups. A later test with serialized_rollback then fails to
-    restore its copy over them, and a later plain test misses the groups. Emptying the
-    tables and restoring the serialized copy (when the run made one) avoids both,
-    whatever order the test files run in.
-    """
-    yield
-    contents = getattr(connections["default"], "_test_serialized_contents", None)
-    with django_db_blocker.unblock():
-        call_command("flush", interactive=False, inhibit_post_migrate=bool(contents), verbosity=0)
-        if contents:
-            connections["default"].creation.deserialize_db_from_string(contents)
-        else:
-            for name in (STUDENTS, MENTORS):
-                Group.objects.get_or_create(name=name)
-
-
 def finished_attempt(quiz: Quiz, user, *, right: int, answered: int | None = None) -> Attempt:
     """A submitted attempt, made with the domain functions (no page, no socket, so a
     browser test can call it too): the first `right` questions correct, the rest wrong,
@@ -112,3 +89,22 @@ def finished_attempt(quiz: Quiz, user, *, right: int, answered: int | None = Non
         if q.position < answered
     }
     return attempt_submit(attempt=attempt, answers=answers)
+
+
+# The marks of a test that drives a browser against a served site: rows committed so the
+# server process reads them, and a fresh database for whatever runs next.
+LIVE_BROWSER = [
+    pytest.mark.browser,
+    pytest.mark.live,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_db_after"),
+]
+
+# Fast sweeps and clock ticks, so deadlines and expiry show within a browser test.
+SERVER_ENV = {"QUIZ_SWEEP_SECONDS": "0.3", "QUIZ_CLOCK_SECONDS": "1"}
+
+
+def serve(port: int):
+    """A `manage.py serve` of the site alone on `port` (loopback), stopped by its PID."""
+    args = ["serve", "--no-chat", "--site-port", str(port)]
+    return server_process(args, ports=[port], env=SERVER_ENV)

@@ -17,16 +17,11 @@ from playwright.sync_api import expect
 from courseware.models import Mentorship
 from quizzes.attempts import attempt_start
 from quizzes.models import Attempt
-from tests.quizkit import DEMO, fresh_db_after, load_quiz  # noqa: F401
+from tests.quizkit import DEMO, LIVE_BROWSER, load_quiz
 from tests.servers import free_port, server_process
-from tests.test_quiz_browser import log_in
+from tests.test_quiz_browser import log_in, start_live
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.live,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fresh_db_after"),
-]
+pytestmark = LIVE_BROWSER
 
 # Ids of elements that carry `hidden` and still take up room on the page.
 SHOWN_THOUGH_HIDDEN = """() => Array.from(document.querySelectorAll("[hidden]"))
@@ -52,9 +47,7 @@ def test_the_attempt_page_shows_only_the_button_that_fits_its_state(
     context = browser.new_context()
     log_in(context, served, student)
     first = context.new_page()
-    first.goto(f"{served}/quizzes/demo-quiz/")
-    first.get_by_role("button", name="Start attempt 1").click()
-    expect(first.locator("#attempt-live")).to_contain_text("Connected")
+    start_live(first, served, "demo-quiz")
     assert first.evaluate(SHOWN_THOUGH_HIDDEN) == []
     for name in ("Continue here", "See your result", "Log in again"):
         assert not first.get_by_text(name, exact=True).is_visible()

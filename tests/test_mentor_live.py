@@ -10,16 +10,11 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from courseware.asgi import site_application
-from courseware.models import Mentorship
-from courseware.roles import MENTORS
 from quizzes import live
 from quizzes.attempts import attempt_answer, attempt_start
 from quizzes.models import Attempt
-from tests.conftest import make_user
 from tests.quizkit import (
-    DEMO,
     ORIGIN,
-    load_quiz,
     session_cookie,
 )
 
@@ -27,18 +22,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PATH = "/ws/mentor/live/"
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
-def world(module, student, other_student, mentor, admin_user):
+def world(mentored, demo, student, other_student, mentor, other_mentor, admin_user):
     """alice (mentor's) and bob (mentor2's) each have an attempt of the demo test open."""
-    other_mentor = make_user("mentor2", group=MENTORS)
-    Mentorship.objects.create(mentor=mentor, student=student)
-    Mentorship.objects.create(mentor=other_mentor, student=other_student)
-    quiz = load_quiz(DEMO)
+    quiz = demo
     alice_attempt = attempt_start(quiz=quiz, user=student)
     question = alice_attempt.questions.get(position=0)
     attempt_answer(attempt=alice_attempt, position=0, option_ids=question.option_order[:1])

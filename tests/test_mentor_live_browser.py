@@ -14,19 +14,11 @@ import pytest
 from playwright.sync_api import expect
 from websockets.sync.client import connect
 
-from courseware.models import Mentorship
-from courseware.roles import MENTORS
 from quizzes.attempts import attempt_start
-from tests.conftest import make_user
-from tests.quizkit import DEMO, load_quiz, session_cookie
+from tests.quizkit import session_cookie
 from tests.servers import free_port, server_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -57,11 +49,9 @@ def receive(ws, kind: str) -> dict:
 
 
 def test_the_live_view_follows_a_students_answers_without_a_reload(
-    site, page, module, student, other_student, mentor
+    site, page, mentored, demo, student, other_student, mentor
 ):
-    Mentorship.objects.create(mentor=mentor, student=student)
-    Mentorship.objects.create(mentor=make_user("mentor2", group=MENTORS), student=other_student)
-    quiz = load_quiz(DEMO)
+    quiz = demo
     attempt = attempt_start(quiz=quiz, user=student)
     theirs = attempt_start(quiz=quiz, user=other_student)
 

@@ -79,12 +79,6 @@ def textareas(html: str) -> set[str]:
 
 
 @pytest.fixture
-def quiz(module) -> Quiz:
-    quizzes_load([DEMO])
-    return Quiz.objects.get(slug="demo-quiz")
-
-
-@pytest.fixture
 def admin_client(client, admin_user):
     client.login(username=admin_user.username, password=PASSWORD)
     return client

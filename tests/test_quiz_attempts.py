@@ -29,22 +29,7 @@ from quizzes.models import Attempt, AttemptQuestion, Question, QuestionContent, 
 from quizzes.paper import attempt_paper
 from quizzes.review import attempt_review
 from tests.conftest import make_user
-
-DEMO = "tests/quiz-demo.yaml"
-
-
-@pytest.fixture
-def quiz(module) -> Quiz:
-    quizzes_load([DEMO])
-    return Quiz.objects.get(slug="demo-quiz")
-
-
-def key_of(question: AttemptQuestion) -> list[int]:
-    return sorted(o.id for o in question.version.options.all() if o.correct)
-
-
-def wrong_of(question: AttemptQuestion) -> list[int]:
-    return [next(o.id for o in question.version.options.all() if not o.correct)]
+from tests.quizkit import DEMO, key_of, wrong_of
 
 
 def answer(attempt: Attempt, right: int, **kwargs) -> None:

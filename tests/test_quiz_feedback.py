@@ -18,21 +18,11 @@ from quizzes.attempts import render_inline
 from quizzes.feedback import attempt_feedback
 from quizzes.models import Attempt, AttemptQuestion, Quiz
 from tests.conftest import PASSWORD
-from tests.quizkit import DEMO, ST2, client_for, drawn, finished_attempt, load_quiz
+from tests.quizkit import DEMO, client_for, drawn, finished_attempt, load_quiz
 from tests.test_quiz_admin import form_of
 from tests.test_quiz_safety import FLAG, LeakCheck, plain
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def st2(module) -> Quiz:
-    return load_quiz(ST2)
-
-
-@pytest.fixture
-def demo(module) -> Quiz:
-    return load_quiz(DEMO)
 
 
 def result_page(client: Client, attempt: Attempt) -> str:
@@ -127,6 +117,7 @@ def test_no_missed_question_is_shown_before_the_policy_opens(st2, student, polic
     if "closes_at" in policy:
         policy["closes_at"] = timezone.now() + policy["closes_at"]
     Quiz.objects.filter(pk=st2.pk).update(**policy)
+    st2.refresh_from_db()  # the attempt carries this object: it must hold the new policy
     attempt = finished_attempt(st2, student, right=12)
     html = result_page(client_for(student), attempt)
     assert reason in plain(html)

@@ -10,41 +10,25 @@ from playwright.sync_api import expect
 from courseware.markup import render_markdown
 from quizzes.models import Attempt, Quiz
 from tests.quizkit import (
-    ST2,
+    LIVE_BROWSER,
     drawn,
     finished_attempt,
-    fresh_db_after,  # noqa: F401
     key_values,
-    load_quiz,
     wrong_values,
 )
-from tests.servers import free_port
-from tests.test_quiz_browser import log_in, serve
+from tests.test_quiz_browser import log_in
 from tests.test_quiz_safety import plain
 from tests.test_security_browser import Watched
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.live,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fresh_db_after"),
-]
+pytestmark = LIVE_BROWSER
 
 PHONE = {"width": 390, "height": 844}
 WARNING = "Your score of 95 will be replaced by this attempt's score, even if lower."
 
 
-@pytest.fixture(scope="module")
-def site(django_db_setup, django_db_blocker):
-    """One serving process for the module, as in test_quiz_browser."""
-    port = free_port()
-    with django_db_blocker.unblock(), serve(port):
-        yield f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
-def st2(module) -> Quiz:
-    quiz = load_quiz(ST2)
+def st2(st2: Quiz) -> Quiz:
+    quiz = st2
     Quiz.objects.filter(pk=quiz.pk).update(cooldown_hours=0)
     return quiz
 

@@ -24,18 +24,15 @@ from django.utils import timezone
 from courseware.asgi import application
 from quizzes import live
 from quizzes.attempts import AttemptClosed, attempt_answer, attempt_start
-from quizzes.models import Attempt, Quiz
+from quizzes.models import Attempt
 from tests.conftest import make_user
 from tests.quizkit import (
-    DEMO,
     ORIGIN,
     client_for,
     drawn,
     form_data,
-    fresh_db_after,  # noqa: F401
     key_of,
     key_values,
-    load_quiz,
     session_cookie,
 )
 from tests.servers import free_port, server_process
@@ -58,11 +55,6 @@ def own_layer(settings):
         }
     settings.QUIZ_CLOCK_SECONDS = 0.2
     yield
-
-
-@pytest.fixture
-def quiz(module) -> Quiz:
-    return load_quiz(DEMO)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from quizzes.models import AttemptQuestion
 from quizzes.paper import attempt_paper
-from tests.quizkit import fresh_db_after  # noqa: F401
 
 BEFORE = [("quizzes", "0001_initial")]
 AFTER = [("quizzes", "0002_attempt_values_and_allowance")]

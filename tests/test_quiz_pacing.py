@@ -21,15 +21,13 @@ from django.utils import timezone
 
 from quizzes import pacing
 from quizzes.attempts import AttemptClosed, RateLimited, attempt_answer, attempt_start
-from quizzes.models import Answer, Attempt, Quiz, Result
+from quizzes.models import Answer, Attempt, Quiz
 from tests.conftest import make_user
 from tests.quizkit import (
-    DEMO,
     ST2,
     client_for,
     drawn,
     form_data,
-    fresh_db_after,  # noqa: F401
     key_of,
     load_quiz,
     session_cookie,
@@ -39,11 +37,6 @@ from tests.test_quiz_live import next_frame, opened, own_layer  # noqa: F401
 
 db = database_sync_to_async
 NO_REFILL = 1e-4  # writes a second: far too slow to refill within a test
-
-
-@pytest.fixture
-def quiz(module) -> Quiz:
-    return load_quiz(DEMO)
 
 
 @pytest.fixture
@@ -206,7 +199,9 @@ def test_an_answer_that_gets_the_lock_only_after_the_deadline_is_refused(quiz):
     def hold_the_lock() -> None:
         try:
             with transaction.atomic():
-                Result.lock(quiz=quiz, user=user)  # the first lock every write takes
+                # The attempt's row: every writer of its answers (a save, a submit, the
+                # sweep) holds it while it writes.
+                Attempt.objects.select_for_update().get(pk=attempt.pk)
                 held.set()
                 time.sleep(max((deadline - timezone.now()).total_seconds(), 0) + 0.2)
         finally:

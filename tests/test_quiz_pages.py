@@ -14,29 +14,16 @@ from django.utils import timezone
 from courseware.markup import render_markdown
 from quizzes.models import Attempt, Quiz
 from tests.quizkit import (
-    DEMO,
-    ST2,
     client_for,
     drawn,
     form_data,
     key_of,
     key_values,
-    load_quiz,
     wrong_of,
     wrong_values,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def st2(module) -> Quiz:
-    return load_quiz(ST2)
-
-
-@pytest.fixture
-def demo(module) -> Quiz:
-    return load_quiz(DEMO)
 
 
 def start(client: Client, quiz: Quiz) -> Attempt:

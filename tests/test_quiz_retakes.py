@@ -26,8 +26,8 @@ DETAIL = reverse("quizzes:quiz", args=["st2-websockets"])
 
 
 @pytest.fixture
-def st2(module) -> Quiz:
-    quiz = load_quiz(ST2)
+def st2(st2: Quiz) -> Quiz:
+    quiz = st2
     # No wait between attempts: these tests are about what Start says, not when.
     Quiz.objects.filter(pk=quiz.pk).update(cooldown_hours=0)
     quiz.refresh_from_db()

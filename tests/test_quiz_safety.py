@@ -25,12 +25,9 @@ from courseware.markup import render_markdown
 from quizzes.models import Attempt, Question, Quiz
 from tests.quizkit import (
     ORIGIN,
-    ST2,
     client_for,
     drawn,
-    fresh_db_after,  # noqa: F401
     key_values,
-    load_quiz,
     session_cookie,
     wrong_values,
 )
@@ -85,11 +82,6 @@ class LeakCheck:
         found += [f"{where}: question key {k!r}" for k in self.keys if k in body]
         found += [f"{where}: undrawn question {t[:30]!r}" for t in self.undrawn if t in text]
         return found
-
-
-@pytest.fixture
-def st2(module) -> Quiz:
-    return load_quiz(ST2)
 
 
 def record(check: LeakCheck, log: list[str], response, name: str) -> None:

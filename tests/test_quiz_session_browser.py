@@ -6,7 +6,6 @@ the browser meets a restart the way a student meets `make run` being restarted.
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.utils import timezone
@@ -14,32 +13,22 @@ from playwright.sync_api import expect
 
 from quizzes.models import Attempt
 from tests.conftest import PASSWORD
-from tests.quizkit import (  # noqa: F401
+from tests.quizkit import (
     DEMO,
+    LIVE_BROWSER,
     drawn,
-    fresh_db_after,
     key_of,
     key_values,
-    load_quiz,
+    serve,
     wrong_of,
     wrong_values,
 )
 from tests.servers import free_port
-from tests.test_quiz_browser import choose, log_in, saved_answers, serve, wait_until
+from tests.test_quiz_browser import choose, log_in, saved_answers, start_live, wait_until
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.live,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fresh_db_after"),
-]
+pytestmark = LIVE_BROWSER
 
 UNSENT = "() => localStorage.length"
-
-
-@pytest.fixture
-def demo(module):
-    return load_quiz(DEMO)
 
 
 def fill_login_form(page, login: str, password: str) -> None:
@@ -53,9 +42,7 @@ def open_attempt_then_lose_the_session(page, base: str, port: int, student):
     left on the restarted server's attempt socket, refused. Returns the attempt."""
     log_in(page.context, base, student)
     with serve(port):
-        page.goto(f"{base}/quizzes/demo-quiz/")
-        page.get_by_role("button", name="Start attempt 1").click()
-        expect(page.locator("#attempt-live")).to_contain_text("Connected")
+        start_live(page, base, "demo-quiz")
     Session.objects.all().delete()  # logged out elsewhere, expired or cleared: all the same
     return Attempt.objects.get(user=student)
 
@@ -177,19 +164,19 @@ def test_a_submitted_form_settles_the_kept_answers_without_a_warning(browser, de
     page = browser.new_context().new_page()
     log_in(page.context, base, student)
     with serve(port):
-        page.goto(f"{base}/quizzes/demo-quiz/")
-        page.get_by_role("button", name="Start attempt 1").click()
-        expect(page.locator("#attempt-live")).to_contain_text("Connected")
+        start_live(page, base, "demo-quiz")
         attempt = Attempt.objects.get(user=student)
         question = drawn(attempt)[1]
         # As if chosen while the socket was down: kept here, checked on the page, unsent.
         page.evaluate(
-            """([id, position, value]) => {
+            """([id, position, values]) => {
                  localStorage.setItem(`courseware.attempt.${id}.unsent`,
-                                      JSON.stringify({[position]: [value]}));
-                 document.querySelector(`input[name="q${position}"][value="${value}"]`)
-                   .checked = true; }""",
-            [attempt.pk, question.position, key_values(question)[0]],
+                                      JSON.stringify({[position]: values}));
+                 for (const value of values) {
+                   document.querySelector(`input[name="q${position}"][value="${value}"]`)
+                     .checked = true;
+                 } }""",
+            [attempt.pk, question.position, key_values(question)],
         )
         page.get_by_role("button", name="Submit attempt").click()
         page.get_by_role("button", name="Submit anyway").click()

@@ -25,9 +25,9 @@ from django.utils import timezone
 from courseware.models import Mentorship
 from courseware.roles import MENTORS, STUDENTS
 from quizzes.attempts import attempt_start
-from quizzes.models import Attempt, Quiz
+from quizzes.models import Attempt
 from tests.conftest import make_user
-from tests.quizkit import DEMO, drawn, key_values, load_quiz
+from tests.quizkit import drawn, key_values
 from tests.scalekit import redis_url, unique_prefix
 from tests.servers import free_port, server_process
 
@@ -64,11 +64,6 @@ def sites(django_db_setup, django_db_blocker) -> Iterator[tuple[int, int]]:
     """Two processes for the whole module; each test brings its own rows and sessions."""
     with django_db_blocker.unblock(), two_sites() as ports:
         yield ports
-
-
-@pytest.fixture
-def quiz(module) -> Quiz:
-    return load_quiz(DEMO)
 
 
 def cookie_of(user) -> str:

@@ -12,16 +12,11 @@ from playwright.sync_api import expect
 from courseware.models import Mentorship
 from quizzes.attempts import attempt_start, attempt_submit
 from quizzes.models import Question
-from tests.quizkit import DEMO, ST2, fresh_db_after, load_quiz  # noqa: F401
+from tests.quizkit import DEMO, LIVE_BROWSER, ST2, load_quiz
 from tests.servers import free_port, server_process
 from tests.test_quiz_browser import log_in
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.live,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fresh_db_after"),
-]
+pytestmark = LIVE_BROWSER
 
 FAILURE_LIMIT = 2
 POLICY = "default-src 'self'; script-src 'self'; style-src 'self'"
@@ -32,11 +27,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
   window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile})`);
 });
 """
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="module")

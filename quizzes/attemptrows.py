@@ -1,0 +1,187 @@
+"""The rows of an attempt under lock: the reads and locks quizzes.attempts builds on.
+
+Lock order, everywhere: the student's Result row, then their Attempt rows. Answer writes
+lock only their attempt's row, which every other writer of it locks too. Each helper
+is one or two queries; quizzes.attempts puts them together in transactions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Model, OuterRef, Subquery
+
+from quizzes import grading, pacing
+from quizzes.models import (
+    Answer,
+    Attempt,
+    AttemptQuestion,
+    Option,
+    Question,
+    QuestionVersion,
+    Quiz,
+    Result,
+)
+
+
+class AttemptError(Exception):
+    """A request about an attempt that the rules refuse; the message is for the student."""
+
+
+class StartRefused(AttemptError):
+    def __init__(self, decision: grading.StartDecision) -> None:
+        self.decision = decision
+        super().__init__(decision.reason)
+
+
+class AttemptClosed(AttemptError):
+    """The attempt is no longer open: submitted, or its time ran out."""
+
+
+class BadAnswer(AttemptError):
+    """The chosen options do not fit the question."""
+
+
+class RateLimited(AttemptError):
+    """Answers came faster than the attempt's allowance (quizzes.pacing); none was saved."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        wait = max(1, math.ceil(retry_after))
+        super().__init__(f"Too many answers in a short time: wait {wait} s, then save again.")
+
+
+def lock_result(quiz: Quiz, user: Model) -> int:
+    """Create or row-lock the student's Result in one query; returns its id.
+
+    An upsert that touches the row takes the same row lock as SELECT ... FOR UPDATE, so
+    every write that depends on the student's attempts still runs one at a time.
+    """
+    (row,) = Result.objects.bulk_create(
+        [Result(quiz=quiz, user=user)],
+        update_conflicts=True,
+        unique_fields=["quiz", "user"],
+        update_fields=["updated_at"],
+    )
+    return row.pk
+
+
+def pool_locked(quiz: Quiz) -> dict[int, list[int]]:
+    """{current version id: its option ids in authored order} of every active question.
+
+    One query, in the bank's order (position, key), so a seeded draw stays the same. It
+    share-locks those versions: an admin's edit in place must wait, then see the drawn
+    ones used. Shared, so a cohort starting at once never waits for each other (the
+    FOR UPDATE this replaces made every start that drew a common question queue).
+    """
+    lock = " FOR SHARE OF v" if connection.vendor == "postgresql" else ""
+    # Only model table names and a constant go into the text; the quiz id is a parameter.
+    sql = (
+        f"SELECT v.id, o.id FROM {Question._meta.db_table} q "  # noqa: S608
+        f"JOIN {QuestionVersion._meta.db_table} v ON v.id = q.current_id "
+        f"JOIN {Option._meta.db_table} o ON o.version_id = v.id "
+        "WHERE q.quiz_id = %s AND q.is_active "
+        f'ORDER BY q.position, q."key", o.position{lock}'
+    )
+    pool: dict[int, list[int]] = {}
+    with connection.cursor() as cursor:
+        # Only table names from the models and a constant go into the text; the id is a
+        # parameter.
+        cursor.execute(sql, [quiz.pk])
+        for version_id, option_id in cursor.fetchall():
+            pool.setdefault(version_id, []).append(option_id)
+    return pool
+
+
+def locked_open(attempt: Attempt) -> tuple[Attempt, Result, list[Attempt]]:
+    """Lock the student's Result, then all their attempts of the test (two queries).
+
+    Returns (this attempt locked, the Result, every attempt of theirs in the test);
+    raises AttemptClosed if this one is no longer open.
+    """
+    result = Result.lock(quiz=attempt.quiz, user=attempt.user)
+    history = list(Attempt.objects.for_student(attempt.quiz, attempt.user).select_for_update())
+    locked = next(a for a in history if a.pk == attempt.pk)
+    # The caller's attempt already holds its quiz and user: do not read them again.
+    locked.quiz, locked.user = attempt.quiz, attempt.user
+    if locked.status == Attempt.Status.SUBMITTED:
+        raise AttemptClosed(f"Attempt {locked.number} was already submitted.")
+    if locked.status == Attempt.Status.EXPIRED:
+        raise AttemptClosed(f"Attempt {locked.number} has ended: its time ran out.")
+    return locked, result, history
+
+
+def chosen_ids(question: AttemptQuestion, option_ids: Sequence[int]) -> list[int]:
+    """The sorted option ids to store for `question`; BadAnswer if they do not fit it."""
+    chosen = sorted(set(option_ids))
+    if len(chosen) != len(option_ids):
+        raise BadAnswer("An option was chosen twice.")
+    if not set(chosen) <= set(question.option_order):
+        raise BadAnswer(f"Question {question.position + 1} has no such option.")
+    if question.version.kind == QuestionVersion.Kind.SINGLE and len(chosen) > 1:
+        raise BadAnswer(f"Question {question.position + 1} takes one option.")
+    return chosen
+
+
+def locked_questions(
+    attempt: Attempt, positions: Collection[int]
+) -> tuple[Attempt, dict[int, AttemptQuestion], int]:
+    """One query: lock the attempt's row and read the drawn questions at `positions`.
+
+    Returns (the locked attempt, its questions by position with version and answer, the
+    questions answered before this write). Raises AttemptClosed if the attempt is over.
+    """
+    answered = (
+        Answer.objects.filter(question__attempt=OuterRef("attempt"), chosen__0__isnull=False)
+        .values("question__attempt")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    rows = (
+        AttemptQuestion.objects.filter(attempt_id=attempt.pk, position__in=list(positions))
+        .select_related("attempt", "version", "answer")
+        # Only the attempt's row: it is the lock every writer of its answers takes.
+        .select_for_update(of=("attempt",))
+        .annotate(answered=Subquery(answered))
+    )
+    questions = {q.position: q for q in rows}
+    if questions:
+        locked = next(iter(questions.values())).attempt
+        before = next(iter(questions.values())).answered or 0
+    else:  # no such position: the attempt is still locked and checked
+        locked = Attempt.objects.select_for_update().get(pk=attempt.pk)
+        before = Answer.objects.filter(question__attempt=attempt, chosen__0__isnull=False).count()
+    # The caller's attempt already holds its quiz and user: do not read them again.
+    locked.quiz, locked.user = attempt.quiz, attempt.user
+    if locked.status == Attempt.Status.SUBMITTED:
+        raise AttemptClosed(f"Attempt {locked.number} was already submitted.")
+    if locked.status == Attempt.Status.EXPIRED:
+        raise AttemptClosed(f"Attempt {locked.number} has ended: its time ran out.")
+    return locked, questions, before
+
+
+def spend_allowance(locked: Attempt, now: datetime, *, writes: int) -> None:
+    """Check the deadline and take `writes` from the allowance of a locked attempt.
+
+    `now` is read once the lock is held: a write that waited for it (another tab's
+    save, a grading sweep) past the deadline is refused, not stored late.
+    """
+    if locked.is_overdue(now):
+        raise AttemptClosed("Time is up: answers can no longer be changed.")
+    spent = pacing.spend(
+        level=locked.allowance,
+        filled_at=locked.allowance_at,
+        now=now,
+        cost=writes,
+        size=pacing.capacity(
+            burst=settings.QUIZ_ANSWER_BURST, question_count=locked.question_count
+        ),
+        rate=settings.QUIZ_ANSWER_RATE,
+    )
+    if not spent.allowed:
+        raise RateLimited(spent.retry_after)
+    locked.allowance, locked.allowance_at = spent.level, now
