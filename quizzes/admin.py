@@ -19,7 +19,8 @@ from django.utils.html import format_html, format_html_join
 from courseware.markup import render_markdown
 from courseware.models import Objective
 from quizzes.attempts import PaperOption, PaperQuestion, render_inline
-from quizzes.loading import MAX_OPTIONS, MIN_OPTIONS, quiz_dump
+from quizzes.exporting import quiz_export
+from quizzes.loading import MAX_OPTIONS, MIN_OPTIONS
 from quizzes.models import (
     Attempt,
     AttemptQuestion,
@@ -261,8 +262,12 @@ class QuestionAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: Question, form: QuestionForm, change: bool
     ) -> None:
         obj.save()
-        outcome = obj.set_content(form.content())
+        outcome = obj.set_content(form.content(), origin=QuestionVersion.Origin.ADMIN)
         assert obj.current is not None
+        if outcome == "unchanged" and {"is_active", "position"} & set(form.changed_data):
+            # Moved or (de)activated here: load_quiz must keep that too, as for a new wording.
+            obj.current.origin = QuestionVersion.Origin.ADMIN
+            obj.current.save(update_fields=["origin"])
         if outcome == "new version":
             self.message_user(
                 request,
@@ -327,7 +332,7 @@ class QuestionAdmin(admin.ModelAdmin):
             copy = Question.objects.create(
                 quiz=question.quiz, key=_free_key(question), position=last + 1, is_active=False
             )
-            copy.set_content(question.current.content())
+            copy.set_content(question.current.content(), origin=QuestionVersion.Origin.ADMIN)
             copies.append(copy.key)
         self.message_user(
             request,
@@ -447,14 +452,14 @@ class QuizAdmin(admin.ModelAdmin):
         quizzes = list(queryset.select_related("module").order_by("slug"))
         if len(quizzes) == 1:
             response = HttpResponse(
-                quiz_dump(quizzes[0]), content_type="application/yaml; charset=utf-8"
+                quiz_export(quizzes[0]), content_type="application/yaml; charset=utf-8"
             )
             filename = f"{quizzes[0].slug}.yaml"
         else:
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for quiz in quizzes:
-                    archive.writestr(f"{quiz.slug}.yaml", quiz_dump(quiz))
+                    archive.writestr(f"{quiz.slug}.yaml", quiz_export(quiz))
             response = HttpResponse(buffer.getvalue(), content_type="application/zip")
             filename = "tests.zip"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
