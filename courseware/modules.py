@@ -15,6 +15,9 @@ from courseware.yamlspec import Loc, Located, Problem, SpecError, read_located
 Slug = Annotated[StrictStr, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=50)]
 Link = Annotated[StrictStr, Field(pattern=r"^(https?://\S+|/\S*)$", max_length=500)]
 Text = Annotated[StrictStr, Field(min_length=1)]
+# The column sizes of courseware.models: SQLite would store a longer value, PostgreSQL fails.
+Title = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Line = Annotated[StrictStr, Field(min_length=1, max_length=300)]
 
 
 class Strict(BaseModel):
@@ -23,27 +26,27 @@ class Strict(BaseModel):
 
 class ObjectiveSpec(Strict):
     key: Slug
-    text: Text
+    text: Line
 
 
 class LinkSpec(Strict):
-    title: Text
+    title: Title
     url: Link
-    note: StrictStr = ""
+    note: Annotated[StrictStr, Field(max_length=300)] = ""
     objectives: list[Slug] = []
 
 
 class GroupSpec(Strict):
-    title: Text
+    title: Title
     resources: list[LinkSpec] = Field(min_length=1)
 
 
 class ModuleSpec(Strict):
     slug: Slug
-    title: Text
-    summary: Text
-    hours: StrictInt = Field(gt=0)
-    position: StrictInt = Field(default=0, ge=0)
+    title: Title
+    summary: Line
+    hours: StrictInt = Field(gt=0, le=1000)
+    position: StrictInt = Field(default=0, ge=0, le=32767)
     overview: Text
     objectives: list[ObjectiveSpec] = Field(min_length=1)
     theory: list[GroupSpec] = []

@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from django.db import transaction
-from django.utils import timezone
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -26,7 +23,7 @@ from pydantic import (
 from courseware.models import Module
 from courseware.modules import Link
 from courseware.yamlspec import Located, Problem, SpecError, read_located
-from quizzes.models import KEY_PATTERN, Question, QuestionContent, Quiz
+from quizzes.models import KEY_PATTERN, Question, QuestionContent, QuestionVersion, Quiz
 from quizzes.proofs import Proofs
 
 Slug = Annotated[StrictStr, Field(pattern=KEY_PATTERN, max_length=50)]
@@ -40,6 +37,8 @@ def _not_blank(value: str) -> str:
 
 
 Text = Annotated[StrictStr, AfterValidator(_not_blank)]
+# Quiz.title's column size: SQLite would store a longer title, PostgreSQL refuses it.
+Title = Annotated[StrictStr, Field(max_length=200), AfterValidator(_not_blank)]
 
 MIN_OPTIONS, MAX_OPTIONS = 3, 6
 # Module slug -> its objective keys, from module files when the database is not there yet.
@@ -63,7 +62,7 @@ class QuestionSpec(Strict):
     options: list[OptionSpec] = Field(min_length=MIN_OPTIONS, max_length=MAX_OPTIONS)
     explanation: Text
     source: Link
-    # Validated, never stored: quiz_dump and the admin export leave it out.
+    # Validated, never stored: an export merged into the file keeps it (quizzes/exporting.py).
     proof: Proofs = []
 
 
@@ -92,7 +91,7 @@ class SettingsSpec(Strict):
 
 class QuizSpec(Strict):
     slug: Slug
-    title: Text
+    title: Title
     module: Slug
     description: StrictStr = ""
     settings: SettingsSpec = SettingsSpec()
@@ -175,11 +174,20 @@ class Changes:
     slug: str
     quiz: str = "unchanged"
     counts: Counter[str] = field(default_factory=Counter)
+    # Keys of questions whose admin-edited wording the file would have replaced.
+    kept: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         parts = [f"test {self.quiz}"]
         parts += [f"{n} question(s) {what}" for what, n in sorted(self.counts.items())]
+        if self.kept:
+            parts.append(f"{len(self.kept)} admin edit(s) kept")
         return f"{self.slug}: {', '.join(parts)}"
+
+    def notes(self) -> list[str]:
+        return [
+            f"kept admin edit of `{key}`; use --force to take the file's text" for key in self.kept
+        ]
 
 
 def _settings_fields(spec: QuizSpec) -> dict[str, Any]:
@@ -204,12 +212,26 @@ def _settings_fields(spec: QuizSpec) -> dict[str, Any]:
     }
 
 
+def _admin_edited(question: Question) -> bool:
+    version = question.current
+    return version is not None and version.origin == QuestionVersion.Origin.ADMIN
+
+
+def _matches(question: Question, position: int, content: QuestionContent) -> bool:
+    """Whether the question already is what the file says (an admin edit exported into it)."""
+    assert question.current is not None
+    same_place = question.position == position and question.is_active
+    return same_place and question.current.content() == content
+
+
 @transaction.atomic
-def quiz_save(spec: QuizSpec) -> Changes:
+def quiz_save(spec: QuizSpec, *, force: bool = False) -> Changes:
     """Create or update a test from a validated spec, writing only what differs.
 
     Questions absent from the file become inactive, never deleted: attempts refer to
     them. Edited questions get a new version only if an attempt drew the old one.
+    A question last edited in the admin (wording, position or activation) is kept as it
+    is unless `force`: the file is older than that edit until the edit is exported into it.
     """
     changes = Changes(spec.slug)
     module = Module.objects.get(slug=spec.module)
@@ -228,30 +250,36 @@ def quiz_save(spec: QuizSpec) -> Changes:
             changes.quiz = "updated"
 
     objective_ids = dict(module.objectives.values_list("key", "id"))
-    existing = {q.key: q for q in quiz.questions.select_for_update()}
+    # Lock the questions only: PostgreSQL cannot lock the nullable side of the version join.
+    locked = quiz.questions.select_for_update(of=("self",)).select_related("current")
+    existing = {q.key: q for q in locked}
     for position, item in enumerate(spec.questions):
         question = existing.pop(item.key, None)
+        content = QuestionContent(
+            kind=item.kind,
+            objective_id=objective_ids[item.objective],
+            text=item.text,
+            explanation=item.explanation,
+            source=item.source,
+            options=tuple((o.text, o.correct) for o in item.options),
+        )
         if question is None:
             question = Question.objects.create(quiz=quiz, key=item.key, position=position)
+        elif not force and _admin_edited(question) and not _matches(question, position, content):
+            changes.kept.append(item.key)
+            continue
         elif question.position != position or not question.is_active:
             question.position = position
             question.is_active = True
             question.save(update_fields=["position", "is_active"])
             changes.counts["moved or reactivated"] += 1
-        outcome = question.set_content(
-            QuestionContent(
-                kind=item.kind,
-                objective_id=objective_ids[item.objective],
-                text=item.text,
-                explanation=item.explanation,
-                source=item.source,
-                options=tuple((o.text, o.correct) for o in item.options),
-            )
-        )
+        outcome = question.set_content(content)
         if outcome != "unchanged":
             changes.counts[outcome] += 1
     for question in existing.values():
-        if question.is_active:
+        if question.is_active and not force and _admin_edited(question):
+            changes.kept.append(question.key)
+        elif question.is_active:
             question.is_active = False
             question.save(update_fields=["is_active"])
             changes.counts["deactivated"] += 1
@@ -264,10 +292,12 @@ def quizzes_load(
     check_only: bool = False,
     modules: ModuleObjectives | None = None,
     database: bool = True,
+    force: bool = False,
 ) -> list[Changes]:
     """Validate every file first, then save all of them in one transaction.
 
     `modules` and `database` are quiz_parse's; only a check may do without the database.
+    `force` is quiz_save's: take the files' wording over admin edits.
     """
     if not check_only and (modules is not None or not database):
         raise ValueError("only a check can do without the database; loading needs it")
@@ -297,89 +327,4 @@ def quizzes_load(
     if check_only:
         return [Changes(spec.slug, "valid") for spec in specs]
     with transaction.atomic():
-        return [quiz_save(spec) for spec in specs]
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block style for multi-line text, so Markdown and code stay readable."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        # Indent list items under their key, as the hand-written files do.
-        return super().increase_indent(flow, False)
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-def _moment(value: datetime | None) -> str | None:
-    return timezone.localtime(value).isoformat() if value else None
-
-
-def quiz_dump(quiz: Quiz) -> str:
-    """The test as YAML that quiz_parse accepts and that loads back to the same content."""
-    settings = {
-        "max_attempts": quiz.max_attempts,
-        "questions_per_attempt": quiz.questions_per_attempt,
-        "threshold_percent": quiz.threshold_percent,
-        "strict_attempts": quiz.strict_attempts,
-        "cooldown_hours": quiz.cooldown_hours,
-        "max_score": quiz.max_score,
-        "opens_at": _moment(quiz.opens_at),
-        "closes_at": _moment(quiz.closes_at),
-        "time_limit_minutes": quiz.time_limit_minutes,
-        "counting_attempt": quiz.counting_attempt,
-        "review": {
-            "when": quiz.review_when,
-            "questions": quiz.review_questions,
-            "show_key": quiz.review_show_key,
-            "show_explanations": quiz.review_show_explanations,
-        },
-    }
-    questions = []
-    active = (
-        quiz.active_questions()
-        .select_related("current", "current__objective")
-        .prefetch_related("current__options")
-        .order_by("position", "key")
-    )
-    for question in active:
-        version = question.current
-        assert version is not None
-        options = []
-        for option in version.options.all():
-            options.append(
-                {"text": option.text, "correct": True} if option.correct else {"text": option.text}
-            )
-        questions.append(
-            {
-                "key": question.key,
-                "kind": version.kind,
-                "objective": version.objective.key,
-                "text": version.text,
-                "options": options,
-                "explanation": version.explanation,
-                "source": version.source,
-            }
-        )
-    document = {
-        "slug": quiz.slug,
-        "title": quiz.title,
-        "module": quiz.module.slug,
-        "description": quiz.description,
-        "settings": settings,
-        "questions": questions,
-    }
-    header = (
-        f"# {quiz.title}: exported on {timezone.localdate():%Y-%m-%d}.\n"
-        f"# Load with: python manage.py load_quiz {quiz.slug}.yaml\n"
-    )
-    body = yaml.dump(
-        document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, indent=2
-    )
-    return header + body
+        return [quiz_save(spec, force=force) for spec in specs]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from quizzes.loading import quiz_dump, quiz_parse, quizzes_load
+from quizzes.exporting import quiz_dump
+from quizzes.loading import quiz_parse, quizzes_load
 from quizzes.models import Quiz
 
 BANK = Path("fixtures/quizzes/st2-websockets.yaml")

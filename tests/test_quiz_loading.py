@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from courseware.yamlspec import SpecError
 from quizzes.attempts import attempt_start
-from quizzes.loading import quiz_dump, quiz_parse, quizzes_load
+from quizzes.exporting import quiz_dump
+from quizzes.loading import quiz_parse, quizzes_load
 from quizzes.models import Option, Question, QuestionVersion, Quiz
 
 DEMO = Path("tests/quiz-demo.yaml")

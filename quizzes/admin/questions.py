@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from courseware.markup import render_markdown
 from quizzes.admin.forms import QuestionForm
 from quizzes.attempts import render_inline
-from quizzes.models import Question, QuestionContent
+from quizzes.models import Question, QuestionContent, QuestionVersion
 from quizzes.paper import PaperOption, PaperQuestion
 
 
@@ -150,8 +150,12 @@ class QuestionAdmin(admin.ModelAdmin):
     ) -> None:
         before = obj.current.content() if change and obj.current else None
         obj.save()
-        outcome = obj.set_content(form.content())
+        outcome = obj.set_content(form.content(), origin=QuestionVersion.Origin.ADMIN)
         assert obj.current is not None
+        if outcome == "unchanged" and {"is_active", "position"} & set(form.changed_data):
+            # Moved or (de)activated here: load_quiz must keep that too, as for a new wording.
+            obj.current.origin = QuestionVersion.Origin.ADMIN
+            obj.current.save(update_fields=["origin"])
         # Kept for construct_change_message: the History tab should say what happened to
         # the versions, which the form's own changed_data (model fields only) cannot.
         obj._history_note = _version_note(outcome, obj.current.number, before, form.content())
@@ -231,7 +235,7 @@ class QuestionAdmin(admin.ModelAdmin):
             copy = Question.objects.create(
                 quiz=question.quiz, key=_free_key(question), position=last + 1, is_active=False
             )
-            copy.set_content(question.current.content())
+            copy.set_content(question.current.content(), origin=QuestionVersion.Origin.ADMIN)
             self.log_addition(request, copy, f"Duplicated from {question.key}.")
             copies.append(copy.key)
         self.message_user(

@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from quizzes.exporting import quiz_export
 from quizzes.grading import review_never_opens
-from quizzes.loading import quiz_dump
 from quizzes.models import Question, Quiz
 
 
@@ -133,14 +133,14 @@ class QuizAdmin(admin.ModelAdmin):
         quizzes = list(queryset.select_related("module").order_by("slug"))
         if len(quizzes) == 1:
             response = HttpResponse(
-                quiz_dump(quizzes[0]), content_type="application/yaml; charset=utf-8"
+                quiz_export(quizzes[0]), content_type="application/yaml; charset=utf-8"
             )
             filename = f"{quizzes[0].slug}.yaml"
         else:
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for quiz in quizzes:
-                    archive.writestr(f"{quiz.slug}.yaml", quiz_dump(quiz))
+                    archive.writestr(f"{quiz.slug}.yaml", quiz_export(quiz))
             response = HttpResponse(buffer.getvalue(), content_type="application/zip")
             filename = "tests.zip"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

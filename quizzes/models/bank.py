@@ -198,25 +198,31 @@ class Question(models.Model):
     def __str__(self) -> str:
         return self.key
 
-    def set_content(self, content: QuestionContent) -> str:
+    def set_content(self, content: QuestionContent, *, origin: str = "file") -> str:
         """Make `content` current: in place if no attempt used it, else as a new version.
 
-        Returns "unchanged", "created", "edited" or "new version".
+        `origin` is a QuestionVersion.Origin. Returns "unchanged", "created", "edited" or
+        "new version".
         """
         current = None
         if self.current_id:
             # Lock the version so an attempt cannot draw it while it is edited in place.
             current = QuestionVersion.objects.select_for_update().get(pk=self.current_id)
         if current is not None and current.content() == content:
+            if origin == QuestionVersion.Origin.FILE and current.origin != origin:
+                # The file caught up with an admin edit (it was exported and committed).
+                current.origin = origin
+                current.save(update_fields=["origin"])
             return "unchanged"
         if current is not None and not current.is_used():
             current.fill(content)
+            current.origin = origin
             current.save()
             current.options.all().delete()
             current.add_options(content.options)
             return "edited"
         number = current.number + 1 if current else 1
-        version = QuestionVersion(question=self, number=number)
+        version = QuestionVersion(question=self, number=number, origin=origin)
         version.fill(content)
         version.save()
         version.add_options(content.options)
@@ -232,6 +238,10 @@ class QuestionVersion(models.Model):
         SINGLE = "single", "Single choice"
         MULTIPLE = "multiple", "Multiple choice"
 
+    class Origin(models.TextChoices):
+        FILE = "file", "A YAML file (load_quiz)"
+        ADMIN = "admin", "The admin"
+
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -244,6 +254,10 @@ class QuestionVersion(models.Model):
     # Markdown per request; empty only for rows made outside fill(), which render on read.
     text_html = models.TextField(blank=True, editable=False)
     explanation_html = models.TextField(blank=True, editable=False)
+    # load_quiz replaces a file's wording but keeps an admin's (unless --force).
+    origin = models.CharField(
+        max_length=5, choices=Origin.choices, default=Origin.FILE, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

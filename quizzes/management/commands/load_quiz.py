@@ -24,6 +24,11 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+")
         parser.add_argument("--check", action="store_true", help="Only validate.")
         parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Take the files' wording even for questions last edited in the admin.",
+        )
+        parser.add_argument(
             "--modules",
             nargs="+",
             default=[],
@@ -47,7 +52,11 @@ class Command(BaseCommand):
                 specs = [module_parse(path) for path in options["modules"]]
                 modules = {spec.slug: [o.key for o in spec.objectives] for spec in specs}
             changes = quizzes_load(
-                options["paths"], check_only=check, modules=modules, database=ready
+                options["paths"],
+                check_only=check,
+                modules=modules,
+                database=ready,
+                force=options["force"],
             )
         except SpecError as exc:
             raise CommandError(f"{len(exc.problems)} problem(s), nothing loaded:\n{exc}") from None
@@ -59,6 +68,8 @@ class Command(BaseCommand):
             return
         for change in changes:
             self.stdout.write(f"Loaded {change}")
+            for note in change.notes():
+                self.stdout.write(f"  {note}")
             # Loaded anyway (a closing time may come later), but the author must know now.
             problem = review_never_opens(Quiz.objects.get(slug=change.slug).rules())
             if problem:
