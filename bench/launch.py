@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = {"LOG": "NONE", "DEBUG": "False", "SECRET_KEY": "bench-" + "x" * 50}
@@ -93,6 +94,11 @@ def server_pid(proc: subprocess.Popen) -> int:
     return proc.pid
 
 
+def _log_file() -> int | IO[bytes]:
+    path = os.environ.get("BENCH_SERVER_LOG")
+    return open(path, "ab") if path else subprocess.DEVNULL
+
+
 @contextlib.contextmanager
 def running(target: Target, port: int, lifetime_s: int) -> Iterator[subprocess.Popen]:
     """The server listening on `port`, for at most `lifetime_s`; stopped by PID on exit."""
@@ -103,7 +109,8 @@ def running(target: Target, port: int, lifetime_s: int) -> Iterator[subprocess.P
         cwd=ROOT,
         env={**os.environ, **{k: v.format(**fill) for k, v in target.env.items()}},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        # BENCH_SERVER_LOG=<file>: keep the servers' stderr there, to see why a run stalls.
+        stderr=_log_file(),
         preexec_fn=_die_with_parent,
     )
     try:

@@ -85,6 +85,8 @@ def cohort_run(
         time.sleep(max(0.0, offsets[i] - (time.perf_counter() - began)))
         status, ms, _ = request(port, "GET", f"/quizzes/{slug}/", cookie)
         record("test page", ms)
+        if status != 200:
+            fail(f"test page of {who['id']}: {status}")
         form = {"csrfmiddlewaretoken": csrf}
         for status, ms, location in twice(
             lambda twin: request(
@@ -98,6 +100,8 @@ def cohort_run(
         path = f"/quizzes/{slug}/attempts/{attempt}/"
         status, ms, _ = request(port, "GET", path, cookie)
         record("attempt page", ms)
+        if status != 200:
+            fail(f"attempt page of {who['id']}: {status}")
         headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
         url = f"ws://127.0.0.1:{port}/ws/quizzes/attempts/{attempt}/"
         with connect(url, additional_headers=headers, open_timeout=60) as socket:
@@ -149,14 +153,28 @@ def cohort_phase(
     answers: Callable,
 ) -> dict:
     """bench/quiz_cohort.py against the servers, then the count of attempts and answers."""
+    from django.db import connection
+
     from quizzes.models import Attempt
 
+    # The harness's own reads: a few at a time, each thread closing its connection, so
+    # the generator never takes PostgreSQL connections the servers need.
+    reads = threading.BoundedSemaphore(4)
+
     def answers_of(attempt_id: int) -> dict[int, list[str]]:
-        fields = answers(Attempt.objects.get(pk=attempt_id))
+        with reads:
+            try:
+                fields = answers(Attempt.objects.get(pk=attempt_id))
+            finally:
+                connection.close()
         return {int(name[1:]): values for name, values in fields.items()}
 
     def attempt_of(user_id: int) -> int:
-        return Attempt.objects.get(quiz__slug=slug, user_id=user_id).pk
+        with reads:
+            try:
+                return Attempt.objects.get(quiz__slug=slug, user_id=user_id).pk
+            finally:
+                connection.close()
 
     run = cohort_run(
         ports=ports,

@@ -352,6 +352,10 @@ def main() -> None:
         "ALLOWED_HOSTS": "127.0.0.1",
         "DB_POOL_MAX_SIZE": str(args.pool),
     }
+    if args.cohort:
+        # The cohort opens pages too: serve static files from the apps, with no manifest
+        # to collect first (DEBUG also keeps a bounded log of queries: a little more CPU).
+        env["DEBUG"] = "True"
     import contextlib
 
     with contextlib.ExitStack() as stack:

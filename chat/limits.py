@@ -22,7 +22,7 @@ class Limits:
     messages: int = 100_000
     stored_chars: int = 32 << 20  # logins, passwords and messages together
     # One dialog's messages as MSG_FROM_USER lists them: this bounds a history answer.
-    dialog_chars: int = 512 << 10
+    dialog_chars: int = 128 << 10
 
 
 class Budget:

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.http import HttpRequest
+
+
+class SignedInRequest(HttpRequest):
+    """The request a view behind login_required (or mentor_required) gets: never anonymous."""
+
+    user: User
+
 
 STUDENTS = "Students"
 MENTORS = "Mentors"
@@ -22,7 +30,7 @@ def group_names(user: User) -> frozenset[str]:
 
 
 def in_group(user: User | AnonymousUser, name: str) -> bool:
-    return user.is_authenticated and name in group_names(user)  # type: ignore[arg-type]
+    return user.is_authenticated and name in group_names(user)
 
 
 def is_mentor(user: User | AnonymousUser) -> bool:

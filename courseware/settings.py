@@ -262,15 +262,18 @@ CHAT_MAX_JSON_DEPTH = env.int("CHAT_MAX_JSON_DEPTH", default=1024)
 if not 1 <= CHAT_MAX_JSON_DEPTH <= 1024:
     raise ImproperlyConfigured(f"CHAT_MAX_JSON_DEPTH must be 1 to 1024, not {CHAT_MAX_JSON_DEPTH}")
 # A client that never reads may have this much queued before it is dropped: 100 such
-# sockets hold at most about 100 MiB. It must exceed CHAT_MAX_DIALOG_CHARS, one history answer.
+# sockets hold at most about 100 MiB. It must exceed one history answer: up to 4 bytes for
+# each of CHAT_MAX_DIALOG_CHARS characters (Cyrillic takes 2, emoji 4).
 CHAT_MAX_QUEUE_BYTES = env.int("CHAT_MAX_QUEUE_BYTES", default=1024 * 1024)
 # What one chat room holds (chat.limits); past a cap the request gets an ERROR of ours. The
 # reference keeps everything until it stops. Characters are those of the JSON sent back.
 CHAT_MAX_USERS = env.int("CHAT_MAX_USERS", default=10_000)
 CHAT_MAX_MESSAGES = env.int("CHAT_MAX_MESSAGES", default=100_000)
 CHAT_MAX_STORED_CHARS = env.int("CHAT_MAX_STORED_CHARS", default=32 * 1024 * 1024)
-# One dialog's messages, so one MSG_FROM_USER answer is never larger than this.
-CHAT_MAX_DIALOG_CHARS = env.int("CHAT_MAX_DIALOG_CHARS", default=512 * 1024)
+# One dialog's messages, so one MSG_FROM_USER answer is never larger than this: 128 Ki
+# characters are at most 512 KiB of UTF-8, well inside the default queue cap, whatever the
+# language. That is still thousands of chat messages between two people.
+CHAT_MAX_DIALOG_CHARS = env.int("CHAT_MAX_DIALOG_CHARS", default=128 * 1024)
 # The reference's CLEAR_INTERVAL: every N seconds close all sockets and wipe all state.
 CHAT_CLEAR_INTERVAL = env.float("CLEAR_INTERVAL", default=0)
 # The reference's LOG: ALL, ERROR, INCOMING, OUTCOMING or NONE. Passwords are masked.

@@ -78,17 +78,23 @@ class _Loader(yaml.SafeLoader):
 
     depth = 0
 
+    def _event_mark(self) -> Any:
+        """Where the next event starts: peek_event, typed (its stubs leave it untyped)."""
+        self.check_event()  # reads the next event into current_event, as peek_event does
+        event: yaml.Event = self.current_event
+        return event.start_mark
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         # Refused while composing, before anything is expanded: memory stays bounded.
         if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
+            mark = self._event_mark()
             raise ComposerError(
                 None, None, "aliases (*name) are not allowed: write the value out", mark
             )
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
+                mark = self._event_mark()
                 raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", mark)
             return super().compose_node(parent, index)
         finally:
@@ -124,7 +130,8 @@ def _runaway_quote(text: str, line: int) -> int | None:
         and last.style in ('"', "'")
         and last.start_mark.line < last.end_mark.line == line
     ):
-        return last.start_mark.line
+        opened: int = last.start_mark.line
+        return opened
     return None
 
 

@@ -37,8 +37,10 @@ class OverrideForm(forms.ModelForm):
     def __init__(self, *args: Any, student: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instance.user = student
-        self.fields["quiz"].queryset = Quiz.objects.order_by("title")
-        self.fields["quiz"].empty_label = None
+        quiz = self.fields["quiz"]
+        assert isinstance(quiz, forms.ModelChoiceField)  # the model form's field for a ForeignKey
+        quiz.queryset = Quiz.objects.order_by("title")
+        quiz.empty_label = None
         self.fields["extra_attempts"].widget.attrs["max"] = 10
         self.fields["extra_attempts"].validators.append(_at_most_ten)
 

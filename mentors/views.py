@@ -30,7 +30,7 @@ from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
 from courseware.mentoring import can_view_student, students_visible_to
-from courseware.roles import is_mentor
+from courseware.roles import SignedInRequest, is_mentor
 from grader.models import CheckReport
 from mentors import analytics, svg
 from mentors.data import (
@@ -160,7 +160,7 @@ def student(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @mentor_required
 @require_POST
-def grant_override(request: HttpRequest, user_id: int) -> HttpResponse:
+def grant_override(request: SignedInRequest, user_id: int) -> HttpResponse:
     """Grant one of the viewer's students an exception; staff may grant anyone one."""
     person = _visible_student(request, user_id)
     form = OverrideForm(request.POST, student=person)

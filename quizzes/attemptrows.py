@@ -12,8 +12,9 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Count, Model, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
 
 from quizzes import grading, pacing
 from quizzes.models import (
@@ -55,7 +56,7 @@ class RateLimited(AttemptError):
         super().__init__(f"Too many answers in a short time: wait {wait} s, then save again.")
 
 
-def lock_result(quiz: Quiz, user: Model) -> int:
+def lock_result(quiz: Quiz, user: User) -> int:
     """Create or row-lock the student's Result in one query; returns its id.
 
     An upsert that touches the row takes the same row lock as SELECT ... FOR UPDATE, so
@@ -148,10 +149,11 @@ def locked_questions(
         .select_for_update(of=("attempt",))
         .annotate(answered=Subquery(answered))
     )
-    questions = {q.position: q for q in rows}
+    questions: dict[int, AttemptQuestion] = {q.position: q for q in rows}
     if questions:
-        locked = next(iter(questions.values())).attempt
-        before = next(iter(questions.values())).answered or 0
+        first = rows[0]  # from the result cache the dict just filled: no second query
+        locked = first.attempt
+        before = first.answered or 0
     else:  # no such position: the attempt is still locked and checked
         locked = Attempt.objects.select_for_update().get(pk=attempt.pk)
         before = Answer.objects.filter(question__attempt=attempt, chosen__0__isnull=False).count()

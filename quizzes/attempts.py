@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Model
 from django.utils import timezone
 
 from courseware.markup import render_inline  # noqa: F401 - re-exported for the pages
@@ -47,7 +47,7 @@ def _now(now: datetime | None) -> datetime:
     return now or timezone.now()
 
 
-def _history(quiz: Quiz, user: Model, now: datetime) -> list[grading.PastAttempt]:
+def _history(quiz: Quiz, user: User, now: datetime) -> list[grading.PastAttempt]:
     # An overdue attempt counts as finished: it is graded before anything new starts.
     return [
         grading.PastAttempt(a.number, a.started_at, a.is_finished or a.is_overdue(now))
@@ -55,9 +55,7 @@ def _history(quiz: Quiz, user: Model, now: datetime) -> list[grading.PastAttempt
     ]
 
 
-def quiz_may_start(
-    *, quiz: Quiz, user: Model, now: datetime | None = None
-) -> grading.StartDecision:
+def quiz_may_start(*, quiz: Quiz, user: User, now: datetime | None = None) -> grading.StartDecision:
     """Whether `user` may start an attempt now, why not, and from when (read-only)."""
     now = _now(now)
     return grading.may_start(
@@ -68,7 +66,7 @@ def quiz_may_start(
     )
 
 
-def attempt_current(*, quiz: Quiz, user: Model, now: datetime | None = None) -> Attempt | None:
+def attempt_current(*, quiz: Quiz, user: User, now: datetime | None = None) -> Attempt | None:
     """The student's attempt in progress, after grading one whose time ran out."""
     attempts_expire_overdue(quiz=quiz, user=user, now=now)
     return Attempt.objects.for_student(quiz, user).open().first()
@@ -77,7 +75,7 @@ def attempt_current(*, quiz: Quiz, user: Model, now: datetime | None = None) -> 
 def attempt_start(
     *,
     quiz: Quiz,
-    user: Model,
+    user: User,
     now: datetime | None = None,
     rng: random.Random | None = None,
     guard: Callable[[grading.Rules, list[Attempt]], None] | None = None,
@@ -286,7 +284,9 @@ def _grade(
     attempt.halved = grade.halved
 
     finished = [a for a in history if a.is_finished and a.pk != attempt.pk]
-    scores = [(a.number, a.score) for a in finished] + [(attempt.number, grade.score)]
+    # A finished attempt always has its score (the attempt_graded_iff_finished constraint).
+    scores = [(a.number, a.score) for a in finished if a.score is not None]
+    scores.append((attempt.number, grade.score))
     counted = grading.counted_score(counting=rules.counting, scores=scores)
     assert counted is not None
     receipt = f"{grade.receipt}; {counted.note}"
@@ -337,7 +337,7 @@ def attempt_submit(
 
 
 def attempts_expire_overdue(
-    *, quiz: Quiz | None = None, user: Model | None = None, now: datetime | None = None
+    *, quiz: Quiz | None = None, user: User | None = None, now: datetime | None = None
 ) -> int:
     """Grade every open attempt whose deadline has passed; returns how many."""
     now = _now(now)

@@ -34,12 +34,12 @@ import json
 import logging
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.db.models import Model
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from quizzes import live
@@ -67,7 +67,7 @@ class FrameError(Exception):
         super().__init__(message)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -94,7 +94,7 @@ def _fetch(**lookup: Any) -> Attempt | None:
     return Attempt.objects.select_related("quiz", "user").filter(**lookup).first()
 
 
-def _load(attempt_id: int, user: Model) -> tuple[Attempt | None, list]:
+def _load(attempt_id: int, user: User) -> tuple[Attempt | None, list]:
     """The user's attempt (None if it is not theirs), after grading it if overdue."""
     found = _fetch(pk=attempt_id, user=user)
     return (None, []) if found is None else _finish_state(found)
@@ -181,7 +181,7 @@ class AttemptConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         left_open = not self.closing and self.attempt is not None and self.group is not None
         await self.cleanup()
-        if left_open:
+        if left_open and self.attempt is not None:
             await live.publish(
                 [(live.progress_group(self.attempt.quiz_id), self._progress("offline"))]
             )
@@ -219,7 +219,7 @@ class AttemptConsumer(AsyncJsonWebsocketConsumer):
         return live.progress_event(self.attempt, event, answered=self.answered)
 
     async def error(self, code: str, message: str, content: Any = None) -> None:
-        frame = {"type": "error", "code": code, "message": message}
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
         if _ref(content) is not None:
             frame["ref"] = _ref(content)
         if isinstance(content, dict) and _is_int(content.get("question")):
@@ -269,6 +269,7 @@ class AttemptConsumer(AsyncJsonWebsocketConsumer):
             raise FrameError("bad_frame", 'Unknown type: use "answer" or "sync".')
 
     async def save_answer(self, content: dict) -> None:
+        assert self.attempt is not None  # connect closes the socket when it finds no attempt
         position, options = parse_answer(content)
         try:
             chosen, answered, sends = await database_sync_to_async(_save)(

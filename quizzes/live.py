@@ -28,8 +28,8 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -131,7 +131,7 @@ def publish_sync(sends: list) -> None:
 
 
 def expire_overdue(
-    *, quiz: Quiz | None = None, user: Model | None = None, now: datetime | None = None
+    *, quiz: Quiz | None = None, user: User | None = None, now: datetime | None = None
 ) -> list:
     """Grade overdue open attempts (all, or one student's); returns what to announce.
 
@@ -153,7 +153,7 @@ def expire_overdue(
     return sends
 
 
-def expire_overdue_for(*, quiz: Quiz, user: Model) -> None:
+def expire_overdue_for(*, quiz: Quiz, user: User) -> None:
     """The check on access: grade this student's overdue attempt and announce it."""
     publish_sync(expire_overdue(quiz=quiz, user=user))
 

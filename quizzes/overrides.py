@@ -10,28 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Model
 from django.utils import timezone
 
 from quizzes import grading
 from quizzes.models import Attempt, Override, Quiz, Result
 
 
-def override_of(*, quiz: Quiz, user: Model) -> grading.Override:
+def override_of(*, quiz: Quiz, user: User) -> grading.Override:
     """Everything granted to `user` in `quiz`, combined into one exception."""
     return grading.overrides_combined(
         [o.as_rule() for o in Override.objects.for_student(quiz, user)]
     )
 
 
-def quiz_rules_for(*, quiz: Quiz, user: Model) -> grading.Rules:
+def quiz_rules_for(*, quiz: Quiz, user: User) -> grading.Rules:
     """The test's rules as they apply to this student, after their overrides."""
     return grading.rules_with_override(quiz.rules(), override_of(quiz=quiz, user=user))
 
 
 def override_grant(
-    *, override: Override, granted_by: Model, now: datetime | None = None
+    *, override: Override, granted_by: User, now: datetime | None = None
 ) -> Override:
     """Store a validated, unsaved grant, and give an attempt in progress its new deadline.
 
@@ -68,7 +68,7 @@ class GrantNote:
     granted_at: datetime
 
 
-def override_notes(*, quiz: Quiz, user: Model) -> list[GrantNote]:
+def override_notes(*, quiz: Quiz, user: User) -> list[GrantNote]:
     """The student's grants in this test, oldest first, in words (without the mentor's reason)."""
     return [
         GrantNote(f"You have {' and '.join(o.granted())}", o.granted_at)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Model
+from django.contrib.auth.models import User
 
 from quizzes import grading
 from quizzes.attempts import AttemptError, attempt_start
@@ -28,7 +28,7 @@ def replace_warning(score: int) -> str:
     return f"Your score of {score} will be replaced by this attempt's score, even if lower."
 
 
-def score_at_stake(*, quiz: Quiz, user: Model) -> int | None:
+def score_at_stake(*, quiz: Quiz, user: User) -> int | None:
     """The counted score that starting a new attempt now would put at stake, or None.
 
     None as well while an attempt is in progress: Start then only resumes it.
@@ -40,7 +40,7 @@ def score_at_stake(*, quiz: Quiz, user: Model) -> int | None:
 
 
 def attempt_start_confirmed(
-    *, quiz: Quiz, user: Model, confirmed: bool, now: datetime | None = None
+    *, quiz: Quiz, user: User, confirmed: bool, now: datetime | None = None
 ) -> Attempt:
     """attempt_start, refused with ReplaceNotConfirmed if it would replace an unconfirmed score.
 

@@ -6,11 +6,12 @@ RS App's rules surprised students because they were never spelt out (rsschool-ap
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import prefetch_related_objects
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
@@ -144,7 +145,7 @@ def _values(values: Iterable[str]) -> list[str]:
     return chosen
 
 
-def form_answers(data: Mapping, question_count: int) -> FormAnswers:
+def form_answers(data: QueryDict, question_count: int) -> FormAnswers:
     """Read the attempt form: question fields q<pos>, with was<pos> as rendered.
 
     Options arrive as the attempt's random values (quizzes.paper), never as ids. Only

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from courseware.roles import SignedInRequest
 from quizzes import grading, live
 from quizzes.attempts import (
     AttemptClosed,
@@ -119,7 +120,7 @@ def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def start(request: HttpRequest, slug: str) -> HttpResponse:
+def start(request: SignedInRequest, slug: str) -> HttpResponse:
     quiz = _quiz(slug)
     # An attempt whose time ran out is graded inside the start, under the student's lock.
     now = timezone.now()
@@ -237,7 +238,7 @@ def confirm(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @login_required
-def result(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def result(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     attempt = _own_attempt(request, slug, pk)
     if not attempt.is_finished:
         return redirect(_attempt_url(attempt))
@@ -267,7 +268,7 @@ def result(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     context = {
         "attempt": attempt,
         "quiz": quiz,
-        "passed": attempt.accuracy >= quiz.threshold_percent,
+        "passed": attempt.accuracy is not None and attempt.accuracy >= quiz.threshold_percent,
         "counted": counted,
         "history": history,
         "breakdown": objective_breakdown(attempt, questions),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -12,6 +13,7 @@ from django.db.backends.signals import connection_created
 from django.test import override_settings
 
 from courseware.roles import MENTORS, STUDENTS
+from tests.servers import LoopThread, free_port, layer_env, server_process
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct-horse-battery"
@@ -99,8 +101,28 @@ def mentored(student, other_student, mentor, other_mentor) -> None:
 
 
 @pytest.fixture
+def people(mentored, demo, student, other_student, mentor, other_mentor, admin_user):
+    """The demo test and everyone around it: alice is mentor's student, bob is mentor2's."""
+    return SimpleNamespace(
+        quiz=demo,
+        alice=student,
+        bob=other_student,
+        mentor=mentor,
+        other_mentor=other_mentor,
+        admin=admin_user,
+    )
+
+
+@pytest.fixture
 def admin_user(db) -> User:
     return User.objects.create_superuser("root", password=PASSWORD)
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """A client signed in as the superuser through the login form's password check."""
+    client.login(username=admin_user.username, password=PASSWORD)
+    return client
 
 
 @pytest.fixture
@@ -219,3 +241,54 @@ def probe_page(page, probe):
     """A blank page served by the probe: an http://127.0.0.1 origin with its JS helpers."""
     page.goto(probe.page)
     return page
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    """An event loop in a thread for asyncio clients, stopped after the test."""
+    thread = LoopThread()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def served(mentor) -> Iterator[tuple[int, int]]:
+    """`manage.py serve`: the site and the chat in one process, as `make run` starts them."""
+    site, chat = free_port(), free_port(ipv6_too=True)
+    args = ["serve", "--site-port", str(site), "--chat-port", str(chat)]
+    with server_process(args, ports=[site, chat], env={"LOG": "NONE", **layer_env()}):
+        yield site, chat
+
+
+@pytest.fixture
+def own_layer(settings) -> None:
+    """A channel layer of this test run only (other runs may share the Redis server), and
+    a quick attempt clock."""
+    if os.environ.get("REDIS_URL"):
+        config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                **settings.CHANNEL_LAYERS["default"],
+                "CONFIG": {**config, "prefix": f"quiztest{os.getpid()}"},
+            }
+        }
+    settings.QUIZ_CLOCK_SECONDS = 0.2
+
+
+@pytest.fixture
+def cohort(module, mentor):
+    """The hand-computed cohort of tests/mentor_world.py, all assigned to `mentor`.
+
+    s1 first sits an all-wrong attempt that must not count (the last one counts)."""
+    from courseware.models import Mentorship
+    from tests.mentor_world import STUDENTS as COHORT
+    from tests.mentor_world import cohort_letters, make_quiz, sit
+
+    quiz = make_quiz(module)
+    students = [make_user(name, group=STUDENTS) for name in COHORT]
+    for student in students:
+        Mentorship.objects.create(mentor=mentor, student=student)
+    sit(quiz, students[0], {"q1": "C", "q2": "B", "q3": "C", "q4": "C", "q5": "C"})
+    for index, student in enumerate(students):
+        sit(quiz, student, cohort_letters(index))
+    return quiz, students

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import connection
 from django.test import Client
 
+from courseware.asgi import application
 from quizzes.attempts import attempt_start, attempt_submit
 from quizzes.loading import quizzes_load
 from quizzes.models import Attempt, AttemptQuestion, Quiz
@@ -70,6 +76,12 @@ def client_for(user) -> Client:
     return client
 
 
+def cookie_header(user) -> str:
+    """The Cookie header value of a logged-in session for `user`, for a real socket client."""
+    client = client_for(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
 def session_cookie(user) -> tuple[bytes, bytes]:
     """A Cookie header carrying a logged-in session for `user`, for a socket handshake."""
     client = client_for(user)
@@ -108,3 +120,54 @@ def serve(port: int):
     """A `manage.py serve` of the site alone on `port` (loopback), stopped by its PID."""
     args = ["serve", "--no-chat", "--site-port", str(port)]
     return server_process(args, ports=[port], env=SERVER_ENV)
+
+
+def socket_for(attempt_id: int, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
+    return WebsocketCommunicator(
+        application, f"/ws/quizzes/attempts/{attempt_id}/", headers=headers
+    )
+
+
+async def opened(attempt_id: int, cookie) -> tuple[WebsocketCommunicator, dict]:
+    socket = socket_for(attempt_id, ORIGIN, cookie)
+    connected, _ = await socket.connect()
+    assert connected
+    return socket, await next_frame(socket)
+
+
+async def next_frame(socket: WebsocketCommunicator, skip_time: bool = True) -> dict:
+    while True:
+        frame = await socket.receive_json_from(timeout=3)
+        if not (skip_time and frame["type"] == "time"):
+            return frame
+
+
+def run_threads(count: int, work) -> list[BaseException]:
+    """Run `work` in `count` threads released at once; return what they raised unexpectedly."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def runner() -> None:
+        try:
+            barrier.wait(timeout=30)
+            work()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=runner) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return errors
+
+
+# The vendor comes from the settings (DATABASE_URL); reading it opens no connection.
+needs_row_locks = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite has no SELECT ... FOR UPDATE row locks; run with "
+    "DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to race real transactions",
+)

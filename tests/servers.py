@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -10,9 +11,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 from django.db import connection
 
@@ -117,3 +121,24 @@ def server_process(
         _signal_group(proc, signal.SIGKILL)
         log.close()
         Path(log.name).unlink(missing_ok=True)
+
+
+def layer_env() -> dict[str, str]:
+    """A Redis key prefix of our own: other test runs may share this Redis."""
+    return {"CHANNEL_LAYER_PREFIX": f"t-{uuid.uuid4().hex[:10]}"}
+
+
+class LoopThread:
+    """An event loop in a thread, for asyncio clients next to Playwright's sync API."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)

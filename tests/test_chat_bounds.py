@@ -25,8 +25,8 @@ from chat.hub import Hub
 from chat.limits import Limits
 from chat.protocol import ChatRoom
 from tests.chatclient import Client
+from tests.chatkit import Chat, err
 from tests.servers import ROOT, free_port, server_process
-from tests.test_chat_core import Chat, err
 
 STRUCTURE = err("null", "structure")
 

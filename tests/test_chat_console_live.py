@@ -5,15 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
-import uuid
-from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
 import websockets
 from django.conf import settings
-from django.test import Client
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
@@ -21,46 +17,10 @@ from tests.funchat_clients import (
     GoodClient,
     eventually,
 )
-from tests.servers import free_port, server_process
+from tests.quizkit import cookie_header
+from tests.servers import free_port, layer_env, server_process
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
-
-
-class LoopThread:
-    """An event loop in a thread, for asyncio clients next to Playwright's sync API."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 10) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
-@pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
-    thread = LoopThread()
-    yield thread
-    thread.stop()
-
-
-def layer_env() -> dict[str, str]:
-    """A Redis key prefix of our own: other test runs may share this Redis."""
-    return {"CHANNEL_LAYER_PREFIX": f"t-{uuid.uuid4().hex[:10]}"}
-
-
-@pytest.fixture
-def served(mentor) -> Iterator[tuple[int, int]]:
-    """`manage.py serve`: the site and the chat in one process, as `make run` starts them."""
-    site, chat = free_port(), free_port(ipv6_too=True)
-    args = ["serve", "--site-port", str(site), "--chat-port", str(chat)]
-    with server_process(args, ports=[site, chat], env={"LOG": "NONE", **layer_env()}):
-        yield site, chat
 
 
 @pytest.mark.browser
@@ -127,19 +87,13 @@ def test_a_grader_watches_frames_live_and_runs_a_check_from_the_browser(page, se
     assert page.locator("table.items .badge.passed").count() == 12
 
 
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-
-
 @pytest.mark.skipif(
     not settings.REDIS_URL, reason="needs REDIS_URL: the layer that crosses processes"
 )
 def test_the_console_reaches_a_chat_server_in_another_process_over_redis(mentor, loop_thread):
     site, chat = free_port(), free_port(ipv6_too=True)
     env = {"LOG": "NONE", **layer_env()}
-    cookie = session_cookie(mentor)
+    cookie = cookie_header(mentor)
     with (
         server_process(["serve", "--no-chat", "--site-port", str(site)], ports=[site], env=env),
         server_process(["chatserver", "--port", str(chat)], ports=[chat], env=env),

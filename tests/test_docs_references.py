@@ -155,7 +155,7 @@ def test_the_error_catalogue_lists_exactly_the_strings_the_server_sends(page: Pa
         for name, value in vars(frames).items()
         if name.isupper() and isinstance(value, str) and not value.startswith("{")
     }
-    assert len(sent) == 15
+    assert len(sent) == 18
     assert table == sent
 
 

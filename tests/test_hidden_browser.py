@@ -17,9 +17,9 @@ from playwright.sync_api import expect
 from courseware.models import Mentorship
 from quizzes.attempts import attempt_start
 from quizzes.models import Attempt
+from tests.browserkit import log_in, start_live
 from tests.quizkit import DEMO, LIVE_BROWSER, load_quiz
 from tests.servers import free_port, server_process
-from tests.test_quiz_browser import log_in, start_live
 
 pytestmark = LIVE_BROWSER
 

@@ -23,24 +23,21 @@ PATH = "/ws/mentor/live/"
 
 
 @pytest.fixture
-def world(mentored, demo, student, other_student, mentor, other_mentor, admin_user):
+def world(people):
     """alice (mentor's) and bob (mentor2's) each have an attempt of the demo test open."""
-    quiz = demo
-    alice_attempt = attempt_start(quiz=quiz, user=student)
+    alice_attempt = attempt_start(quiz=people.quiz, user=people.alice)
     question = alice_attempt.questions.get(position=0)
     attempt_answer(attempt=alice_attempt, position=0, option_ids=question.option_order[:1])
-    bob_attempt = attempt_start(quiz=quiz, user=other_student)
+    bob_attempt = attempt_start(quiz=people.quiz, user=people.bob)
     return SimpleNamespace(
-        quiz=quiz,
-        alice=student,
-        bob=other_student,
+        **vars(people),
         alice_attempt=alice_attempt,
         bob_attempt=bob_attempt,
         cookies={
-            "student": session_cookie(student),
-            "mentor": session_cookie(mentor),
-            "other mentor": session_cookie(other_mentor),
-            "admin": session_cookie(admin_user),
+            "student": session_cookie(people.alice),
+            "mentor": session_cookie(people.mentor),
+            "other mentor": session_cookie(people.other_mentor),
+            "admin": session_cookie(people.admin),
         },
     )
 

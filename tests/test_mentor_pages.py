@@ -23,32 +23,20 @@ from mentors.data import analytics_input
 from quizzes.attempts import attempt_start
 from quizzes.models import Attempt, Quiz
 from tests.conftest import make_user
-from tests.mentor_world import STUDENTS as COHORT
 from tests.mentor_world import cohort_letters, make_quiz, sit
-from tests.quizkit import DEMO, client_for, load_quiz
-from tests.test_quiz_attempts import take
+from tests.quizkit import DEMO, client_for, finished_attempt, load_quiz
 
 DASH = "\N{EN DASH}"  # the histogram labels its bins "40<en dash>50%"
 
 
 @pytest.fixture
-def world(mentored, demo, student, other_student, mentor, other_mentor, admin_user):
+def world(people):
     """alice (mentor's) finished attempt 1 of the demo test and has attempt 2 open;
     bob (mentor2's) scored below the threshold."""
-    quiz = demo
-    finished = take(quiz, student, right=3)
-    take(quiz, other_student, right=1)
-    in_progress = attempt_start(quiz=quiz, user=student)
-    return SimpleNamespace(
-        quiz=quiz,
-        alice=student,
-        bob=other_student,
-        mentor=mentor,
-        other_mentor=other_mentor,
-        admin=admin_user,
-        finished=finished,
-        in_progress=in_progress,
-    )
+    finished = finished_attempt(people.quiz, people.alice, right=3)
+    finished_attempt(people.quiz, people.bob, right=1)
+    in_progress = attempt_start(quiz=people.quiz, user=people.alice)
+    return SimpleNamespace(**vars(people), finished=finished, in_progress=in_progress)
 
 
 PAGES = {
@@ -319,21 +307,6 @@ def test_the_student_page_lists_attempts_and_the_latest_chat_check(world):
     assert reverse("mentor:attempt", args=[world.in_progress.pk]) in html
     assert "<strong>counts</strong>" in html
     assert "Chat check of <strong>alice-chat</strong>" in html
-
-
-@pytest.fixture
-def cohort(module, mentor):
-    """The hand-computed cohort of tests/mentor_world.py, all assigned to `mentor`.
-
-    s1 first sits an all-wrong attempt that must not count (the last one counts)."""
-    quiz = make_quiz(module)
-    students = [make_user(name, group=STUDENTS) for name in COHORT]
-    for student in students:
-        Mentorship.objects.create(mentor=mentor, student=student)
-    sit(quiz, students[0], {"q1": "C", "q2": "B", "q3": "C", "q4": "C", "q5": "C"})
-    for index, student in enumerate(students):
-        sit(quiz, student, cohort_letters(index))
-    return quiz, students
 
 
 def test_analytics_from_the_database_use_the_counting_attempts_only(cohort, mentor):

@@ -17,7 +17,6 @@ from quizzes.attempts import attempt_start
 from quizzes.models import Answer, Attempt
 from tests.conftest import make_user
 from tests.quizkit import client_for, finished_attempt
-from tests.test_mentor_pages import cohort  # noqa: F401 - a fixture
 
 
 def stats(item: int, *, flags: int = 0, d: float | None = 0.5, responses: int = 6):
@@ -49,7 +48,7 @@ def test_worst_first_puts_flagged_then_least_discriminating_and_unanswered_last(
 
 
 def test_the_analytics_page_is_collapsed_with_the_worst_question_first(
-    cohort,  # noqa: F811
+    cohort,
     mentor,
 ):
     """Each question's option table is inside a closed <details>; q1 (miskeyed, negative D)

@@ -9,12 +9,8 @@ from django.contrib.contenttypes.models import ContentType
 
 from quizzes.attempts import attempt_start
 from quizzes.models import Question
+from tests.adminkit import form_of, new_question_data
 from tests.quizkit import client_for
-from tests.test_quiz_admin import (  # noqa: F401 - admin_client is a fixture
-    admin_client,
-    form_of,
-    new_question_data,
-)
 
 
 def history_of(question: Question) -> list[str]:
@@ -32,7 +28,7 @@ def edit(client, question: Question, **changes: list[str]) -> None:
 
 
 def test_editing_an_undrawn_question_in_place_is_logged_with_what_changed(
-    admin_client,  # noqa: F811
+    admin_client,
     quiz,
 ):
     """An option edit is a change too: before, History said "No fields changed"."""
@@ -48,7 +44,7 @@ def test_editing_an_undrawn_question_in_place_is_logged_with_what_changed(
 
 
 def test_editing_a_drawn_question_logs_the_new_version_and_settings_changes(
-    admin_client,  # noqa: F811
+    admin_client,
     quiz,
     student,
 ):
@@ -71,7 +67,7 @@ def test_editing_a_drawn_question_logs_the_new_version_and_settings_changes(
     ]
 
 
-def test_adding_and_duplicating_questions_are_logged(admin_client, quiz):  # noqa: F811
+def test_adding_and_duplicating_questions_are_logged(admin_client, quiz):
     response = admin_client.post(
         "/admin/quizzes/question/add/", new_question_data(admin_client, quiz)
     )
@@ -87,7 +83,7 @@ def test_adding_and_duplicating_questions_are_logged(admin_client, quiz):  # noq
     assert history_of(copy) == ["Duplicated from close-code."]
 
 
-def test_the_question_list_searches_stems_and_option_texts(admin_client, quiz):  # noqa: F811
+def test_the_question_list_searches_stems_and_option_texts(admin_client, quiz):
     def keys(term: str) -> set[str]:
         response = admin_client.get("/admin/quizzes/question/", {"q": term})
         assert response.status_code == 200
@@ -105,7 +101,7 @@ def fieldset(html: str) -> str:
 
 
 def test_the_preview_is_the_student_page_markup_and_styles_for_that_question(
-    admin_client,  # noqa: F811
+    admin_client,
     quiz,
     student,
 ):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import random
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from courseware.markup import render_markdown
@@ -29,7 +28,7 @@ from quizzes.models import Attempt, AttemptQuestion, Question, QuestionContent, 
 from quizzes.paper import attempt_paper
 from quizzes.review import attempt_review
 from tests.conftest import make_user
-from tests.quizkit import DEMO, key_of, wrong_of
+from tests.quizkit import DEMO, key_of, needs_row_locks, run_threads, wrong_of
 
 
 def answer(attempt: Attempt, right: int, **kwargs) -> None:
@@ -396,36 +395,6 @@ def test_the_database_refuses_impossible_grades(quiz, student, bad):
             **row,
             **bad,
         )
-
-
-def run_threads(count: int, work) -> list[BaseException]:
-    """Run `work` in `count` threads released at once; return what they raised unexpectedly."""
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def runner() -> None:
-        try:
-            barrier.wait(timeout=30)
-            work()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return errors
-
-
-needs_row_locks = pytest.mark.skipif(
-    "connection.vendor != 'postgresql'",
-    reason="SQLite has no SELECT ... FOR UPDATE row locks; run with "
-    "DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to race real transactions",
-)
 
 
 @needs_row_locks

@@ -13,7 +13,7 @@ from courseware.yamlspec import SpecError
 from quizzes.exporting import quiz_dump
 from quizzes.loading import quizzes_load
 from quizzes.models import Question, QuestionVersion, Quiz
-from tests.test_quiz_admin import form_of
+from tests.adminkit import form_of
 
 BANK = Path("fixtures/quizzes/st2-websockets.yaml")
 KEPT = "kept admin edit of `{}`; use --force to take the file's text"

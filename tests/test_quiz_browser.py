@@ -3,60 +3,25 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from quizzes.models import Attempt
+from tests.browserkit import choose, log_in, saved_answers, start_live, wait_until
 from tests.quizkit import (
     LIVE_BROWSER,
     drawn,
     key_of,
     key_values,
     serve,
-    session_cookie,
     wrong_of,
     wrong_values,
 )
 from tests.servers import free_port
 
 pytestmark = LIVE_BROWSER
-
-
-def log_in(context, base: str, user) -> None:
-    _, value = session_cookie(user)
-    context.add_cookies(
-        [{"name": "sessionid", "value": value.decode().split("=", 1)[1], "url": base}]
-    )
-
-
-def start_live(page, base: str, slug: str) -> None:
-    """Start attempt 1 from the test's page and wait until its socket is connected.
-
-    Choose only after this: a click before the page's script runs would not be sent.
-    """
-    page.goto(f"{base}/quizzes/{slug}/")
-    page.get_by_role("button", name="Start attempt 1").click()
-    expect(page.locator("#attempt-live")).to_contain_text("Connected")
-
-
-def choose(page, question, values: list[str]) -> None:
-    """Tick options by the values the page gives them (random per attempt, never ids)."""
-    for value in values:
-        page.locator(f'input[name="q{question.position}"][value="{value}"]').check()
-
-
-def saved_answers(attempt: Attempt) -> dict[int, list[int]]:
-    return {q.position: q.answer.chosen for q in drawn(attempt) if hasattr(q, "answer")}
-
-
-def wait_until(condition, timeout: float = 10) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.1)
 
 
 def test_a_student_takes_the_websockets_test_end_to_end(site, page, st2, student):

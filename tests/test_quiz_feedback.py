@@ -17,10 +17,10 @@ from courseware.markup import render_markdown
 from quizzes.attempts import render_inline
 from quizzes.feedback import attempt_feedback
 from quizzes.models import Attempt, AttemptQuestion, Quiz
+from tests.adminkit import form_of
 from tests.conftest import PASSWORD
+from tests.leakcheck import FLAG, LeakCheck, plain
 from tests.quizkit import DEMO, client_for, drawn, finished_attempt, load_quiz
-from tests.test_quiz_admin import form_of
-from tests.test_quiz_safety import FLAG, LeakCheck, plain
 
 pytestmark = pytest.mark.django_db
 

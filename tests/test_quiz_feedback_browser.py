@@ -9,6 +9,8 @@ from playwright.sync_api import expect
 
 from courseware.markup import render_markdown
 from quizzes.models import Attempt, Quiz
+from tests.browserkit import Watched, log_in
+from tests.leakcheck import plain
 from tests.quizkit import (
     LIVE_BROWSER,
     drawn,
@@ -16,9 +18,6 @@ from tests.quizkit import (
     key_values,
     wrong_values,
 )
-from tests.test_quiz_browser import log_in
-from tests.test_quiz_safety import plain
-from tests.test_security_browser import Watched
 
 pytestmark = LIVE_BROWSER
 

@@ -21,7 +21,6 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from courseware.asgi import application
 from quizzes import live
 from quizzes.attempts import AttemptClosed, attempt_answer, attempt_start
 from quizzes.models import Attempt
@@ -33,28 +32,19 @@ from tests.quizkit import (
     form_data,
     key_of,
     key_values,
+    next_frame,
+    opened,
     session_cookie,
+    socket_for,
 )
 from tests.servers import free_port, server_process
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_db_after")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_db_after", "own_layer"),
+]
 
 db = database_sync_to_async
-
-
-@pytest.fixture(autouse=True)
-def own_layer(settings):
-    """A channel layer of this test run only: other runs may share the Redis server."""
-    if os.environ.get("REDIS_URL"):
-        config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
-        settings.CHANNEL_LAYERS = {
-            "default": {
-                **settings.CHANNEL_LAYERS["default"],
-                "CONFIG": {**config, "prefix": f"quiztest{os.getpid()}"},
-            }
-        }
-    settings.QUIZ_CLOCK_SECONDS = 0.2
-    yield
 
 
 @pytest.fixture
@@ -65,26 +55,6 @@ def attempt(quiz, student) -> Attempt:
 @pytest.fixture
 def cookie(student) -> tuple[bytes, bytes]:
     return session_cookie(student)
-
-
-def socket_for(attempt_id: int, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
-    return WebsocketCommunicator(
-        application, f"/ws/quizzes/attempts/{attempt_id}/", headers=headers
-    )
-
-
-async def opened(attempt_id: int, cookie) -> tuple[WebsocketCommunicator, dict]:
-    socket = socket_for(attempt_id, ORIGIN, cookie)
-    connected, _ = await socket.connect()
-    assert connected
-    return socket, await next_frame(socket)
-
-
-async def next_frame(socket: WebsocketCommunicator, skip_time: bool = True) -> dict:
-    while True:
-        frame = await socket.receive_json_from(timeout=3)
-        if not (skip_time and frame["type"] == "time"):
-            return frame
 
 
 async def closed_with(socket: WebsocketCommunicator) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,15 +10,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from courseware.models import Mentorship
-from courseware.roles import MENTORS
 from quizzes import grading, live
 from quizzes.attempts import StartRefused, attempt_start, quiz_may_start
 from quizzes.models import Attempt, Override
 from quizzes.overrides import override_grant
 from quizzes.review import attempt_review_access
-from tests.conftest import make_user
-from tests.quizkit import DEMO, client_for, finished_attempt, load_quiz
+from tests.quizkit import client_for, finished_attempt
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 BASE = grading.Rules(
@@ -69,20 +65,9 @@ def test_a_granted_extra_attempt_is_numbered_within_the_cap_and_not_halved():
 
 
 @pytest.fixture
-def world(module, student, other_student, mentor, admin_user):
-    """alice is mentor's student, bob is mentor2's; the demo test allows two attempts."""
-    other_mentor = make_user("mentor2", group=MENTORS)
-    Mentorship.objects.create(mentor=mentor, student=student)
-    Mentorship.objects.create(mentor=other_mentor, student=other_student)
-    quiz = load_quiz(DEMO)
-    return SimpleNamespace(
-        quiz=quiz,
-        alice=student,
-        bob=other_student,
-        mentor=mentor,
-        other_mentor=other_mentor,
-        admin=admin_user,
-    )
+def world(people):
+    """The shared cast around the demo test, which allows two attempts."""
+    return people
 
 
 def grant_url(user: User) -> str:

@@ -12,10 +12,12 @@ from django.utils import timezone
 from quizzes.attempts import attempt_start
 from quizzes.models import Attempt, Override
 from quizzes.overrides import override_grant
-from tests.quizkit import session_cookie
-from tests.test_quiz_live import opened, own_layer  # noqa: F401 - own_layer is a fixture
+from tests.quizkit import opened, session_cookie
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_db_after")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_db_after", "own_layer"),
+]
 db = database_sync_to_async
 
 

@@ -30,10 +30,15 @@ from tests.quizkit import (
     form_data,
     key_of,
     load_quiz,
+    needs_row_locks,
+    next_frame,
+    opened,
+    run_threads,
     session_cookie,
 )
-from tests.test_quiz_attempts import needs_row_locks, run_threads
-from tests.test_quiz_live import next_frame, opened, own_layer  # noqa: F401
+
+# Every test here gets a layer of its own and a quick clock, as the live socket tests do.
+pytestmark = pytest.mark.usefixtures("own_layer")
 
 db = database_sync_to_async
 NO_REFILL = 1e-4  # writes a second: far too slow to refill within a test

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connection  # noqa: F401 - read by needs_row_locks' condition
 from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
@@ -14,9 +13,15 @@ from quizzes import grading
 from quizzes.models import Attempt, Quiz, Result
 from quizzes.retakes import ReplaceNotConfirmed, attempt_start_confirmed
 from tests.conftest import make_user
-from tests.quizkit import ST2, client_for, finished_attempt, load_quiz
-from tests.test_quiz_attempts import needs_row_locks, run_threads
-from tests.test_quiz_safety import plain
+from tests.leakcheck import plain
+from tests.quizkit import (
+    ST2,
+    client_for,
+    finished_attempt,
+    load_quiz,
+    needs_row_locks,
+    run_threads,
+)
 
 pytestmark = pytest.mark.django_db
 

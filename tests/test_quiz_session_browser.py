@@ -12,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from quizzes.models import Attempt
+from tests.browserkit import choose, log_in, saved_answers, start_live, wait_until
 from tests.conftest import PASSWORD
 from tests.quizkit import (
     DEMO,
@@ -24,7 +25,6 @@ from tests.quizkit import (
     wrong_values,
 )
 from tests.servers import free_port
-from tests.test_quiz_browser import choose, log_in, saved_answers, start_live, wait_until
 
 pytestmark = LIVE_BROWSER
 

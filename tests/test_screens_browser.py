@@ -17,7 +17,6 @@ from quizzes.overrides import override_grant
 from tests.conftest import PASSWORD, make_user
 from tests.funchat_clients import GoodClient
 from tests.quizkit import finished_attempt
-from tests.test_chat_console_live import loop_thread, served  # noqa: F401 - fixtures
 
 pytestmark = [
     pytest.mark.browser,
@@ -78,8 +77,8 @@ def overflowing(page, site: str, paths: dict[str, str]) -> dict[str, dict]:
 
 def test_the_console_shows_at_least_15_frames_at_once_on_a_laptop_in_a_resizable_list(
     browser,
-    served,  # noqa: F811 - the fixture imported above
-    loop_thread,  # noqa: F811
+    served,
+    loop_thread,
 ):
     """At 1366x768 the frame list holds 15 or more whole rows in view, can be resized by
     dragging, and nothing on the page runs off to the side."""

@@ -12,21 +12,14 @@ from playwright.sync_api import expect
 from courseware.models import Mentorship
 from quizzes.attempts import attempt_start, attempt_submit
 from quizzes.models import Question
+from tests.browserkit import Watched, log_in
 from tests.quizkit import DEMO, LIVE_BROWSER, ST2, load_quiz
 from tests.servers import free_port, server_process
-from tests.test_quiz_browser import log_in
 
 pytestmark = LIVE_BROWSER
 
 FAILURE_LIMIT = 2
 POLICY = "default-src 'self'; script-src 'self'; style-src 'self'"
-# Runs before any page script; the CSP does not apply to scripts injected this way.
-RECORD_VIOLATIONS = """
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile})`);
-});
-"""
 
 
 @pytest.fixture(scope="module")
@@ -36,34 +29,6 @@ def site(django_db_setup, django_db_blocker):
     env = {"LOGIN_FAILURE_LIMIT": str(FAILURE_LIMIT), "QUIZ_SWEEP_SECONDS": "0"}
     with django_db_blocker.unblock(), server_process(args, ports=[port], env=env):
         yield f"http://127.0.0.1:{port}"
-
-
-class Watched:
-    """A browser page that records CSP violations and the WebSockets it opens."""
-
-    def __init__(self, page) -> None:
-        self.page = page
-        self.console: list[str] = []
-        self.sockets: list[str] = []
-        page.add_init_script(RECORD_VIOLATIONS)
-        page.on("console", self._on_console)
-        page.on("websocket", lambda ws: self.sockets.append(ws.url))
-
-    def _on_console(self, message) -> None:
-        if "Content Security Policy" in message.text:
-            self.console.append(message.text)
-
-    def visit(self, url: str) -> None:
-        """Load the page, let its scripts run, and fail on any violation it caused."""
-        response = self.page.goto(url)
-        assert response is not None and "content-security-policy" in response.headers, url
-        self.page.wait_for_load_state("load")
-        self.page.wait_for_timeout(300)  # deferred scripts open their sockets
-        self.assert_clean(url)
-
-    def assert_clean(self, url: str) -> None:
-        events = self.page.evaluate("window.__csp || []")
-        assert (events, self.console) == ([], []), url
 
 
 def test_student_pages_run_without_csp_violations(site, page, module, student):

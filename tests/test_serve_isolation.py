@@ -19,8 +19,8 @@ import pytest
 import websockets
 from django.conf import settings
 
-from tests.servers import free_port, server_process
-from tests.test_chat_console_live import layer_env, session_cookie
+from tests.quizkit import cookie_header
+from tests.servers import free_port, layer_env, server_process
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -121,7 +121,7 @@ def test_the_chat_process_stops_when_the_site_process_is_killed(served):
 def test_the_console_on_the_site_port_sees_the_chat_of_the_child_process(served, mentor):
     """The site relays the console socket to the chat process: frames and commands cross."""
     _, site, chat = served
-    headers = {"Cookie": session_cookie(mentor), "Origin": f"http://127.0.0.1:{site}"}
+    headers = {"Cookie": cookie_header(mentor), "Origin": f"http://127.0.0.1:{site}"}
 
     async def scenario() -> None:
         url = f"ws://127.0.0.1:{site}/ws/chat/console/"
@@ -168,7 +168,7 @@ def test_the_console_page_lists_the_rooms_the_chat_process_holds(module, mentor)
     site, chat = free_port(), free_port(ipv6_too=True)
     args = ["serve", "--site-port", str(site), "--chat-port", str(chat)]
     env = {"LOG": "NONE", "CHAT_ROOMS": "True", **layer_env()}
-    cookie = session_cookie(mentor)
+    cookie = cookie_header(mentor)
     with server_process(args, ports=[site, chat], env=env):
 
         async def page_while_in_a_room() -> str:

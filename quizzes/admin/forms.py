@@ -96,7 +96,8 @@ class QuestionForm(forms.ModelForm):
         return _lines(self.cleaned_data["explanation"])
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns, typed as never None
         for name in ("text", "explanation"):
             if name in cleaned and not cleaned[name].strip():
                 self.add_error(name, "This field must not be blank.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.forms import ModelForm
 from django.http import HttpRequest
 
@@ -45,4 +46,5 @@ class OverrideAdmin(admin.ModelAdmin):
     ) -> None:
         # The same path as the mentors' form: who and when are recorded, and an attempt
         # in progress gets its new deadline.
+        assert isinstance(request.user, User)  # the admin lets only signed-in staff this far
         override_grant(override=obj, granted_by=request.user)

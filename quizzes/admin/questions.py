@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, QuerySet
@@ -156,9 +157,14 @@ class QuestionAdmin(admin.ModelAdmin):
             # Moved or (de)activated here: load_quiz must keep that too, as for a new wording.
             obj.current.origin = QuestionVersion.Origin.ADMIN
             obj.current.save(update_fields=["origin"])
-        # Kept for construct_change_message: the History tab should say what happened to
-        # the versions, which the form's own changed_data (model fields only) cannot.
-        obj._history_note = _version_note(outcome, obj.current.number, before, form.content())
+        # Kept for the log entry: the History tab should say what happened to the
+        # versions, which the form's own changed_data (model fields only) cannot.
+        note = _version_note(outcome, obj.current.number, before, form.content())
+        moved = [f for f in form.changed_data if f in ("position", "is_active") and change]
+        if moved:
+            settings = "Changed " + " and ".join(moved).replace("_", " ") + "."
+            note = f"{note} {settings}".strip()
+        obj.history_note = note
         if outcome == "new version":
             self.message_user(
                 request,
@@ -173,15 +179,12 @@ class QuestionAdmin(admin.ModelAdmin):
                 messages.INFO,
             )
 
-    def construct_change_message(
-        self, request: HttpRequest, form: QuestionForm, formsets: Any, add: bool = False
-    ) -> str | list:
-        note = getattr(form.instance, "_history_note", "")
-        changed = [f for f in form.changed_data if f in ("position", "is_active") and not add]
-        if changed:
-            settings = "Changed " + " and ".join(changed).replace("_", " ") + "."
-            note = f"{note} {settings}".strip()
-        return note or super().construct_change_message(request, form, formsets, add)
+    # The note replaces Django's list of changed fields; without one, Django's stands.
+    def log_addition(self, request: HttpRequest, obj: Question, message: Any) -> LogEntry:
+        return super().log_addition(request, obj, obj.history_note or message)
+
+    def log_change(self, request: HttpRequest, obj: Question, message: Any) -> LogEntry:
+        return super().log_change(request, obj, obj.history_note or message)
 
     def get_urls(self) -> list:
         preview = path(

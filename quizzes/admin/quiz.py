@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 
 from quizzes.exporting import quiz_export
@@ -112,8 +113,10 @@ class QuizAdmin(admin.ModelAdmin):
         if problem:
             self.message_user(request, problem, messages.WARNING)
 
-    def get_form(self, request: HttpRequest, obj: Quiz | None = None, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(
+        self, request: HttpRequest, obj: Quiz | None = None, change: bool = False, **kwargs: Any
+    ) -> type[ModelForm[Any]]:
+        form = super().get_form(request, obj, change, **kwargs)
         pool = obj.active_questions().count() if obj is not None else None
 
         class QuizForm(form):  # type: ignore[valid-type, misc]

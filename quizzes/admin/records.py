@@ -28,7 +28,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class AttemptQuestionInline(admin.TabularInline):
     model = AttemptQuestion
-    fields = ["number", "question", "options_shown", "is_correct"]
+    fields = ("number", "question", "options_shown", "is_correct")
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import Q
 
@@ -32,14 +33,14 @@ class Result(models.Model):
         return f"{self.user} · {self.quiz}: {self.score}"
 
     @classmethod
-    def lock(cls, *, quiz: Quiz, user: models.Model) -> Result:
+    def lock(cls, *, quiz: Quiz, user: User) -> Result:
         """Get (or create) and row-lock the student's result: one writer per student and test."""
         result, _ = cls.objects.select_for_update().get_or_create(quiz=quiz, user=user)
         return result
 
 
 class AttemptQuerySet(models.QuerySet["Attempt"]):
-    def for_student(self, quiz: Quiz, user: models.Model) -> AttemptQuerySet:
+    def for_student(self, quiz: Quiz, user: User) -> AttemptQuerySet:
         return self.filter(quiz=quiz, user=user)
 
     def open(self) -> AttemptQuerySet:
@@ -80,6 +81,8 @@ class Attempt(models.Model):
     # the attempt; kept on its row so the lock that guards a write guards it too.
     allowance = models.FloatField(null=True, blank=True, editable=False)
     allowance_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Not stored: how many questions had an answer, set by the grading for its announcement.
+    answered: int | None = None
 
     objects = AttemptQuerySet.as_manager()
 

@@ -184,6 +184,8 @@ class Question(models.Model):
         editable=False,
         related_name="+",
     )
+    # Not stored: what the admin's save did to the versions, for its History entry.
+    history_note = ""
 
     class Meta:
         ordering = ["quiz", "position", "key"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -14,7 +15,7 @@ from quizzes.models.bank import Quiz
 
 
 class OverrideQuerySet(models.QuerySet["Override"]):
-    def for_student(self, quiz: Quiz, user: models.Model) -> OverrideQuerySet:
+    def for_student(self, quiz: Quiz, user: User) -> OverrideQuerySet:
         return self.filter(quiz=quiz, user=user)
 
 
