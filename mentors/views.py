@@ -128,11 +128,13 @@ def student(request: HttpRequest, user_id: int) -> HttpResponse:
     )
     # The grader's latest check of this student's Fun Chat client, if any.
     latest = CheckReport.objects.latest_for_students([person])
+    self_checks = CheckReport.objects.for_students([person]).filter(self_check=True)[:10]
     context = {
         "person": person,
         "attempts": attempts,
         "counting": counting,
         "chat_report": latest.get(person.pk),
+        "self_checks": self_checks,
     }
     return render(request, "mentors/student.html", context)
 
