@@ -74,7 +74,7 @@ class Proxy:
         self.outboxes: dict[int, Outbox] = {}
         self.stale = False  # the owner died or stepped down: close and send elsewhere
 
-    def admit(self) -> bool:
+    def admit(self, peer: dict[str, Any] | None = None) -> bool:
         return not self.stale
 
     def open(
@@ -84,6 +84,7 @@ class Proxy:
         backlog: Callable[[], int] | None = None,
         close: Callable[[], None] | None = None,
         write: Write | None = None,
+        peer: dict[str, Any] | None = None,  # not forwarded: the owner records no handshake
     ) -> int:
         sid = self.cluster.relay.new_sid()
         outbox = Outbox(

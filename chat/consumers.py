@@ -150,6 +150,22 @@ def transport_writer(send: Any) -> DirectWriter | None:
     return DirectWriter(protocol)
 
 
+def peer_of(scope: dict) -> dict[str, Any]:
+    """What the handshake shows of a client: its address and port, Origin and User-Agent.
+
+    The grader ties a reconnecting client that has not logged in yet to the browser it
+    checks by these (grader.checks.recording); the chat itself never reads them.
+    """
+    client = scope.get("client") or (None, None)
+    headers = dict(scope.get("headers") or ())
+    return {
+        "addr": client[0],
+        "port": client[1],
+        "origin": headers.get(b"origin", b"").decode("latin-1")[:200],
+        "agent": headers.get(b"user-agent", b"").decode("latin-1")[:300],
+    }
+
+
 class ChatConsumer(AsyncConsumer):
     """No database, no channel layer: every frame is handled in this process."""
 
@@ -168,7 +184,8 @@ class ChatConsumer(AsyncConsumer):
             await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": refused.code, "reason": refused.reason})
             return
-        if not hub.admit():  # the grader console simulates the server being down
+        peer = peer_of(scope)
+        if not hub.admit(peer):  # the grader console simulates the server being down
             await send({"type": "websocket.close"})
             return
         # ws picks the client's first subprotocol when the server names none; browsers
@@ -181,6 +198,7 @@ class ChatConsumer(AsyncConsumer):
             backlog=transport_backlog(send),
             close=transport_close(send),
             write=transport_writer(send),
+            peer=peer,
         )
         hub.start_clear_interval(settings.CHAT_CLEAR_INTERVAL)
         try:

@@ -32,6 +32,7 @@ class Hub:
         self.room = room
         self.max_queue_bytes = max_queue_bytes
         self.outboxes: dict[Any, Outbox] = {}
+        self.peers: dict[Any, dict[str, Any]] = {}  # by connection: its handshake (attach)
         self.log = log.upper()
         self.log_chars = log_chars  # longer frames are cut in the log
         self._clearing: asyncio.Task | None = None
@@ -46,6 +47,7 @@ class Hub:
         backlog: Callable[[], int] | None = None,
         close: Callable[[], None] | None = None,
         write: Write | None = None,
+        peer: dict[str, Any] | None = None,
     ) -> Any:
         outbox = Outbox(
             send,
@@ -55,23 +57,28 @@ class Hub:
             close=close,
             write=write,
         )
-        return self.attach(outbox)
+        return self.attach(outbox, peer)
 
-    def attach(self, outbox: Any) -> Any:
-        """A new connection whose frames go to `outbox`; chat.cluster's for other processes."""
+    def attach(self, outbox: Any, peer: dict[str, Any] | None = None) -> Any:
+        """A new connection whose frames go to `outbox`; chat.cluster's for other processes.
+
+        `peer` is what the handshake showed of the client (chat.consumers.peer_of), kept
+        while the socket is open so a grader can tell one student's browser from another's.
+        """
         conn = self.room.connect()
         self.outboxes[conn] = outbox
+        self.peers[conn] = peer or {}
         if self.log != "NONE":
             frames_log.info("connection open %s", conn)
         if self.tap is not None:
-            self.tap.opened(conn)
+            self.tap.opened(conn, self.peers[conn])
         return conn
 
-    def admit(self) -> bool:
+    def admit(self, peer: dict[str, Any] | None = None) -> bool:
         """Whether to accept a new socket: not while the console simulates an outage."""
         if self.down_until and time.monotonic() < self.down_until:
             if self.tap is not None:
-                self.tap.refused()
+                self.tap.refused(peer or {})
             return False
         return True
 
@@ -97,6 +104,7 @@ class Hub:
 
     def close(self, conn: Any) -> None:
         """The socket closed: the user goes offline and the others hear of it."""
+        self.peers.pop(conn, None)
         if self.outboxes.pop(conn, None) is None:
             return
         if self.log != "NONE":

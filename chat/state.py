@@ -171,6 +171,21 @@ class ChatState:
         self.budget.clear()
         return actions
 
+    def forget(self, login: str) -> bool:
+        """Drop an offline user and every message to or from them; False if online or unknown.
+
+        Not in the reference: the grader console uses it so its checker bots do not pile up
+        in later students' user lists. Nobody is told, as the user was offline already.
+        """
+        user = self._users.get(login)
+        if user is None or user.conn is not None:
+            return False
+        del self._users[login]
+        for pair in [p for p in self._threads if login in p]:
+            for message in self._threads.pop(pair):
+                self._messages.pop(message.id, None)
+        return True
+
     def _to_online(self, text: str, besides: Hashable = None) -> list[Action]:
         """One pre-encoded push to every logged-in connection but `besides`."""
         return [SendText(c, text) for c, u in self.conns.items() if u is not None and c != besides]

@@ -7,8 +7,8 @@ from grader.models import CheckReport
 
 @admin.register(CheckReport)
 class CheckReportAdmin(admin.ModelAdmin):
-    list_display = ["login", "student", "grader", "started_at", "status"]
-    list_filter = ["status"]
+    list_display = ["login", "student", "grader", "started_at", "status", "self_check"]
+    list_filter = ["status", "self_check"]
     search_fields = ["login", "student__username"]
     list_select_related = ["student", "grader"]
     raw_id_fields = ["student", "grader"]
@@ -24,4 +24,5 @@ class CheckReportAdmin(admin.ModelAdmin):
         "transcript",
         "dropped_frames",
         "options",
+        "self_check",
     ]

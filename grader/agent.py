@@ -53,6 +53,7 @@ class Run(Protocol):
     def state(self) -> dict[str, Any]: ...
     def skip(self) -> None: ...
     def stop(self) -> None: ...
+    def answer(self, answer: str) -> None: ...
 
 
 def console_group(room: str) -> str:
@@ -214,6 +215,8 @@ class Agent:
 
     def _revive(self, bots: list[Bot]) -> None:
         for bot in bots:
+            if bot is not self.console_bot and bot not in self.revive:
+                continue  # its check ended during the outage: it stays gone
             bot.forget()
             try:
                 bot.connect()

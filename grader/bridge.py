@@ -31,6 +31,7 @@ from grader.console import (
     may_grade,
     over_layer,
 )
+from grader.selfcheck import NOT_LOGGED_IN, SelfCheckConsumer
 
 UNAVAILABLE = 1013  # "try again later": the chat process is restarting
 PASSED_ON = (b"cookie", b"origin")
@@ -42,14 +43,22 @@ class ConsoleBridge(AsyncWebsocketConsumer):
     upstream: Any = None
     pump: asyncio.Task | None = None
 
-    async def connect(self) -> None:
+    async def upstream_url(self) -> str | None:
+        """Where the child serves this socket, or None after closing with the reason."""
         if not await may_grade(self.scope.get("user")):
             await self.close(code=FORBIDDEN)
-            return
+            return None
         query = self.scope.get("query_string", b"").decode("latin-1")
         room = parse_room((parse_qs(query).get("world") or [SHARED])[0])
         if room is None:
             await self.close(code=BAD_ROOM)
+            return None
+        # Rebuilt from the checked room: nothing else of the page's query passes.
+        return f"ws://chat-process/ws/chat/console/?{urlencode({'world': room})}"
+
+    async def connect(self) -> None:
+        url = await self.upstream_url()
+        if url is None:
             return
         path = serving.chat_console()
         headers = [
@@ -60,8 +69,7 @@ class ConsoleBridge(AsyncWebsocketConsumer):
         try:
             self.upstream = await websockets.unix_connect(
                 path,
-                # Rebuilt from the checked room: nothing else of the page's query passes.
-                f"ws://chat-process/ws/chat/console/?{urlencode({'world': room})}",
+                url,
                 additional_headers=headers,
                 open_timeout=5,
                 max_size=None,  # the child bounds what it sends; the page's side is checked
@@ -105,14 +113,40 @@ class ConsoleBridge(AsyncWebsocketConsumer):
             await self.upstream.close()
 
 
+class SelfCheckBridge(ConsoleBridge):
+    """Relay a student's self-check page to the chat process, which runs the check.
+
+    The child's consumer decides everything from the session (the student's own room, what
+    they may send); the site only keeps anonymous sockets from reaching it.
+    """
+
+    async def upstream_url(self) -> str | None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=NOT_LOGGED_IN)
+            return None
+        return "ws://chat-process/ws/chat/self-check/"
+
+
 _local = ConsoleConsumer.as_asgi()
 _bridged = ConsoleBridge.as_asgi()
+_local_self_check = SelfCheckConsumer.as_asgi()
+_bridged_self_check = SelfCheckBridge.as_asgi()
+
+
+def _bridged_here() -> bool:
+    """The chat runs in `serve`'s child and no layer crosses to it: relay to its socket."""
+    return serving.chat_console() is not None and not over_layer()
 
 
 async def console_application(scope: dict, receive: Any, send: Any) -> None:
     """The console here, or relayed to the chat child when it runs apart and Redis is off."""
-    bridged = serving.chat_console() is not None and not over_layer()
-    await (_bridged if bridged else _local)(scope, receive, send)
+    await (_bridged if _bridged_here() else _local)(scope, receive, send)
+
+
+async def self_check_application(scope: dict, receive: Any, send: Any) -> None:
+    """A student's self-check here, or relayed to the chat child, as for the console."""
+    await (_bridged_self_check if _bridged_here() else _local_self_check)(scope, receive, send)
 
 
 def chat_rooms(*, cookie: str, origin: str, timeout: float = 2.0) -> list[str]:

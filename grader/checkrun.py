@@ -1,26 +1,18 @@
-"""One automatic check of a student's client: the scripted scenario, then the report.
+"""One automatic check of a student's client: the run's machinery, then the report.
 
-The run records the frames of the student's connections and of its bots, drives the bot
-through a fixed scenario, prompts the grader where a person has to act in the client, and
-waits for what the client should do. grader.checks then judges the recording, and the report
-is saved. Steps, in order:
+The run records the frames of the student's connections and of its bots, drives the
+scenario (grader.scenario) that prompts the grader and waits for the client, and when it
+ends grader.checks judges the recording and the report is saved.
 
-1. wait until the student's login is online (the grader logs in in the client);
-2. the bot joins, and a second bot leaves an unread message and goes offline;
-3. the bot sends three messages, edits the second and deletes the third;
-4. the grader opens the dialogue with the bot: the messages must become read, and then one
-   sent while the dialogue is open;
-5. the grader sends, edits and deletes messages, and tries an empty one;
-6. the server cuts the student's connection and the bot writes meanwhile: after the client
-   reconnects and logs in by itself, that message must become delivered;
-7. the connection loss of items 11.1/11.2: every socket closed, the state wiped, the server
-   down for a few seconds; the client must come back and log in again.
+The grader answers prompts from the console: "I did it" for an action in the client,
+Yes or No for what the screen shows, Skip to move on, Stop to end the run. A run that no
+console has watched for `abandon_after` seconds is ended ("interrupted"), so a closed
+console never keeps the room busy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -30,11 +22,11 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.urls import reverse
 
-from grader import checks, waits
+from grader import checks, scenario
 from grader.agent import Agent, CommandError
-from grader.bot import Bot, BotError
+from grader.bot import Bot
 from grader.models import CheckReport
-from grader.recorder import MARK, REFUSED, Frame
+from grader.recorder import MARK, OUT, REFUSED, Frame, fingerprint
 from grader.waits import Predicate
 
 logger = logging.getLogger(__name__)
@@ -45,15 +37,20 @@ class RunOptions:
     """How long each step waits, in seconds."""
 
     login_timeout: float = 120.0  # for the student to log in at the start
-    prompt_timeout: float = 90.0  # for the grader to do what a prompt asks
+    prompt_timeout: float = 180.0  # for the grader to do what a prompt asks
     react_timeout: float = 10.0  # for what the client does by itself
+    attempt_timeout: float = 5.0  # for a first reconnect attempt; none: failed at once
     reconnect_timeout: float = 30.0  # for the client to come back after its socket closed
     outage: float = 3.0  # the server refuses connections this long after the loss
     window: float = 5.0  # after a login: the user lists and per-user requests
+    abandon_after: float = 120.0  # no console watching this long ends the run
     max_frames: int = 20_000
 
     def limits(self) -> checks.Limits:
         return checks.Limits(window=self.window, react=self.react_timeout)
+
+
+ANSWERS = {"done": ("done",), "yesno": ("yes", "no")}  # what each kind of prompt accepts
 
 
 class CheckRun:
@@ -71,13 +68,19 @@ class CheckRun:
         self.status = "running"
         self.step = "starting"
         self.prompt = ""
+        self.asks: str | None = None  # the answer the prompt waits for: "done" or "yesno"
         self.deadline: float | None = None
         self.results: list[checks.Result] | None = None
         self.bot: Bot | None = None
+        self.helper: Bot | None = None
         self.task: asyncio.Task | None = None
+        self.fingerprints: set[Any] = set()  # the student's browser (grader.recorder)
         self._waiters: list[tuple[Predicate, asyncio.Future]] = []
         self._skip = asyncio.Event()
+        self._answer: asyncio.Future | None = None
         self._stopping = False
+        self._abandoned = False
+        self._watchdog: asyncio.Task | None = None
 
     # -- recording --------------------------------------------------------------------------
 
@@ -88,6 +91,13 @@ class CheckRun:
     def sink(self, f: Frame) -> None:
         if not self._keep(f):
             return
+        if (
+            f.dir == OUT
+            and f.type == "USER_LOGIN"
+            and not f.bot
+            and f.info.get("login") == self.login
+        ):
+            self._learn(f.conn)
         if len(self.frames) == self.frames.maxlen:
             self.dropped += 1
         self.frames.append(f)
@@ -99,6 +109,12 @@ class CheckRun:
                 except Exception:  # a rule bug must not break the chat's delivery
                     logger.exception("check run predicate failed")
                     future.set_result(None)
+
+    def _learn(self, conn: Any) -> None:
+        """Remember the handshake of a socket the student logged in on."""
+        found = fingerprint(self.agent.hub.peers.get(conn) or {})
+        if found is not None:
+            self.fingerprints.add(found)
 
     def mark(self, name: str, note: str = "", **info: Any) -> Frame:
         return self.recorder.mark(name, note, **info)
@@ -112,18 +128,51 @@ class CheckRun:
         self.start_mark = self.mark(
             checks.M_START, f"check of {self.login!r} started", login=self.login, options=asdict(o)
         )
-        self._step("login", f"Log in as “{self.login}” in the student's client.")
+        conn = self.student_conn()
+        if conn is not None:
+            # Either login order works: the state as it is now is the starting point.
+            self._learn(conn)
+            self.mark(
+                checks.M_ONLINE,
+                f"{self.login!r} was logged in already",
+                conn=conn,
+                peer=self.agent.hub.peers.get(conn) or {},
+            )
+        if conn is None:
+            self.announce("login", f"Log in as “{self.login}” in the student's client.")
+        else:
+            self.announce("login", f"“{self.login}” is logged in: the check starts from there.")
         self.task = asyncio.ensure_future(self._main())
+        self._watchdog = asyncio.ensure_future(self._watch_consoles())
 
     def skip(self) -> None:
         """The grader moves on from the current wait."""
         self._skip.set()
+
+    def answer(self, answer: str) -> None:
+        """The grader's "I did it" (done), or Yes / No, for the current prompt."""
+        if self.asks is None or answer not in ANSWERS[self.asks]:
+            raise CommandError("the current step does not ask for that")
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_result(answer)
 
     def stop(self) -> None:
         """The grader ends the run; what was seen so far is still judged and saved."""
         if self.task is not None and self.active and not self._stopping:
             self._stopping = True
             self.task.cancel()
+
+    async def _watch_consoles(self) -> None:
+        """End a run nobody watches any more: its console was closed mid-run."""
+        unwatched_since = time.monotonic()
+        while self.active:
+            await asyncio.sleep(min(2.0, self.options.abandon_after / 4))
+            if self.agent.watched:
+                unwatched_since = time.monotonic()
+            elif time.monotonic() - unwatched_since > self.options.abandon_after:
+                self._abandoned = True
+                self.stop()
+                return
 
     def state(self) -> dict[str, Any]:
         return {
@@ -133,6 +182,7 @@ class CheckRun:
             "status": self.status,
             "step": self.step,
             "prompt": self.prompt,
+            "asks": self.asks,
             "deadline": self.deadline,
             "bot": self.bot.login if self.bot else None,
             "results": [
@@ -141,14 +191,14 @@ class CheckRun:
             ],
         }
 
-    def _step(self, step: str, prompt: str) -> None:
+    def announce(self, step: str, prompt: str) -> None:
         self.step, self.prompt = step, prompt
-        self.mark("step", prompt, step=step)
+        self.mark(checks.M_STEP, prompt, step=step)
         self.agent.changed()
 
     # -- waiting ----------------------------------------------------------------------------
 
-    async def _until(
+    async def until(
         self, predicate: Predicate, timeout: float, *, since: int | None = None
     ) -> Frame | None:
         """The first frame the predicate accepts (recorded after `since`, if given), else None.
@@ -162,6 +212,31 @@ class CheckRun:
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         entry = (predicate, future)
         self._waiters.append(entry)
+        try:
+            return await self._wait(future, timeout)
+        finally:
+            self._waiters.remove(entry)
+
+    async def ask(self, step: str, prompt: str, kind: str = "done") -> str | None:
+        """Prompt the grader and wait for their answer ("done", "yes", "no"); None if skipped.
+
+        The answer is marked on the timeline, so the rules know what the grader confirmed
+        and when, whatever their pace.
+        """
+        self.announce(step, prompt)
+        self.asks = kind
+        self._answer = asyncio.get_running_loop().create_future()
+        try:
+            answer = await self._wait(self._answer, self.options.prompt_timeout)
+        finally:
+            self.asks, self._answer = None, None
+            self.agent.changed()
+        if answer is not None:
+            note = f"the grader answered {answer!r}"
+            self.mark(checks.M_CONFIRMED, note, step=step, answer=answer)
+        return answer
+
+    async def _wait(self, future: asyncio.Future, timeout: float) -> Any:
         self.deadline = time.time() + timeout
         self.agent.changed()
         skipped = asyncio.ensure_future(self._skip.wait())
@@ -171,7 +246,6 @@ class CheckRun:
             )
         finally:
             skipped.cancel()
-            self._waiters.remove(entry)
             self.deadline = None
             self.agent.changed()
         if future in done:
@@ -181,21 +255,25 @@ class CheckRun:
             self.mark(checks.M_SKIPPED, f"the grader skipped the {self.step} step", step=self.step)
         return None
 
-    def _student_conn(self) -> Any:
+    def student_conn(self) -> Any:
         for conn, user in self.agent.hub.room.state.conns.items():
             if user is not None and user.login == self.login:
                 return conn
         return None
 
-    # -- the scenario -----------------------------------------------------------------------
+    # -- start and end ----------------------------------------------------------------------
 
     async def _main(self) -> None:
         status = "finished"
         try:
-            await self._scenario()
+            await scenario.play(self)
         except asyncio.CancelledError:
-            status = "stopped"
-            self.mark("stopped", "the grader stopped the check")
+            if self._abandoned:
+                status = "interrupted"
+                self.mark("abandoned", "no console watched the check; it was ended")
+            else:
+                status = "stopped"
+                self.mark("stopped", "the grader stopped the check")
         except Exception:
             logger.exception("the check of %r failed", self.login)
             status = "interrupted"
@@ -203,120 +281,26 @@ class CheckRun:
         finally:
             await self._finish(status)
 
-    def _bot_push(self, frame: dict[str, Any]) -> None:
-        """The bot reads what the student sends it, a moment later (the sender sees both)."""
-        message = (frame.get("payload") or {}).get("message") or {}
-        if frame.get("type") == "MSG_SEND" and message.get("from") == self.login:
-            asyncio.get_running_loop().call_later(0.5, self._bot_read, message.get("id"))
-
-    def _bot_read(self, message_id: object) -> None:
-        if self.bot is not None and self.bot.connected and isinstance(message_id, str):
-            with contextlib.suppress(BotError):  # deleted meanwhile
-                self.bot.read(message_id)
-
-    async def _scenario(self) -> None:
-        o = self.options
-        login = self.login
-        start = self.start_mark
-        online = self._student_conn() is not None
-        if not online and await self._until(waits.logged_in(login), o.login_timeout) is None:
-            self.mark("no-login", f"{login!r} did not log in")
-            return
-
-        self._step("bot", "The checker bot joins the chat.")
-        bot = self.bot = self.agent.connect_bot(on_push=self._bot_push)
-        self.agent.revive.append(bot)
-        helper = self.agent.new_bot(f"{bot.login}-off")
-        helper.connect()
-        helper.send(login, "A message from a user who is now offline: it stays unread")
-        helper.disconnect()
-        self.mark(
-            checks.M_BOT,
-            f"bots {bot.login!r} and {helper.login!r} joined",
-            bot=bot.login,
-            helper=helper.login,
-        )
-
-        m1 = bot.send(login, "Hello from the checker (1 of 3)")["id"]
-        m2 = bot.send(login, "Hello from the checker (2 of 3)")["id"]
-        m3 = bot.send(login, "This message will be deleted (3 of 3)")["id"]
-        bot.edit(m2, "Hello from the checker (2 of 3), edited")
-        bot.delete(m3)
-        self.mark(
-            checks.M_MESSAGES,
-            "the bot sent 3 messages, edited one and deleted one",
-            unread=[m1, m2],
-            edited=m2,
-            deleted=m3,
-        )
-
-        self._step(
-            "dialogue",
-            f"Open the dialogue with “{bot.login}” in the student's client and click or scroll "
-            "its history: its messages must turn read. On screen, one message must show as "
-            "edited and a third must have vanished.",
-        )
-        self.mark(checks.M_DIALOGUE, "the grader was asked to open the dialogue")
-        read = await self._until(waits.read_all(login, {m1, m2}), o.prompt_timeout, since=start.seq)
-        if read is not None and self._student_conn() is not None:
-            m4 = bot.send(login, "Sent while your dialogue with me is open")["id"]
-            self.mark(checks.M_OPEN_MESSAGE, "the bot wrote into the open dialogue", msg=m4)
-            await self._until(waits.read_all(login, {m4}), o.react_timeout, since=start.seq)
-
-        self._step(
-            "actions",
-            f"In the student's client: send “{bot.login}” a message, edit it, delete a message "
-            "of your own, and try to send an empty message (nothing may reach the server).",
-        )
-        self.mark(checks.M_ACTIONS, "the grader was asked to send, edit and delete")
-        await self._until(waits.edited_and_deleted(login), o.prompt_timeout, since=start.seq)
-
-        self._step(
-            "delivery",
-            "The server closes the student's connection now and the bot writes meanwhile. "
-            "Do nothing: the client should reconnect and log in by itself.",
-        )
-        conn = self._student_conn()
-        if conn is None:
-            self.mark(checks.M_SKIPPED, "the student was not online", step=checks.M_CUT)
-        else:
-            self.agent.kick(conn)
-            sent = bot.send(login, "Sent while you were offline")
-            delivered = bool(sent.get("status", {}).get("isDelivered"))
-            cut = self.mark(
-                checks.M_CUT,
-                "the server closed the student's connection",
-                msg=sent["id"],
-                delivered=delivered,
-                conn=conn,
-            )
-            back = await self._until(waits.logged_in(login), o.reconnect_timeout, since=cut.seq)
-            if back is not None:
-                await self._until(waits.delivered(sent["id"]), o.react_timeout, since=cut.seq)
-                await self._until(waits.settled(login, back.conn), o.window, since=back.seq - 1)
-
-        self._step(
-            "loss",
-            f"Connection loss simulated: every socket closed, all users and messages wiped, and "
-            f"the server down for {o.outage:g} s. The client should say so, reconnect and log "
-            "in by itself.",
-        )
-        loss = self.mark(checks.M_LOSS, "connection loss simulated", outage=o.outage)
-        self.agent.simulate_loss(o.outage)
-        back = await self._until(
-            waits.logged_in(login), o.outage + o.reconnect_timeout, since=loss.seq
-        )
-        if back is not None:
-            await self._until(waits.settled(login, back.conn), o.window, since=back.seq - 1)
+    def _leave(self) -> None:
+        """The bots go, and offline users of this check leave the room's user lists."""
+        for bot in (self.bot, self.helper):
+            if bot is None:
+                continue
+            if bot in self.agent.revive:
+                self.agent.revive.remove(bot)
+            bot.disconnect()
+        state = self.agent.hub.room.state
+        for login in (self.bot and self.bot.login, self.helper and self.helper.login, self.login):
+            if login:
+                state.forget(login)
 
     async def _finish(self, status: str) -> None:
-        self._step("report", "Judging what the server saw and saving the report.")
-        if self.bot is not None:
-            if self.bot in self.agent.revive:
-                self.agent.revive.remove(self.bot)
-            self.bot.disconnect()
+        self.announce("report", "Judging what the server saw and saving the report.")
+        self._leave()
         self.mark(checks.M_END, f"check ended ({status})")
         self.active = False
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self.sink in self.recorder.sinks:
             self.recorder.sinks.remove(self.sink)
         self.agent.retap()
@@ -352,8 +336,12 @@ async def start_run(
     student_id: int | None = None,
     grader_id: int | None = None,
     options: dict[str, Any] | None = None,
+    self_check: bool = False,
 ) -> dict[str, Any]:
-    """Start the automatic check of the client that logs in as `login`, in the agent's room."""
+    """Start the automatic check of the client that logs in as `login`, in the agent's room.
+
+    `self_check`: the student runs it on their own client (the report never counts).
+    """
     if agent.running:
         assert agent.run is not None
         raise CommandError(f"a check of {agent.run.login!r} is already running")
@@ -366,6 +354,7 @@ async def start_run(
             grader_id=grader_id,
             # "world": the key reports have always stored the room under.
             options={**asdict(run_options), "world": agent.room},
+            self_check=self_check,
         ).pk
 
     # Not on the shared database thread, where a slow query would stall every consumer;

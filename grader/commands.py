@@ -17,6 +17,8 @@ OPTION_RANGES = {
     "login_timeout": (1, 3600),
     "prompt_timeout": (1, 3600),
     "react_timeout": (0.5, 600),
+    "attempt_timeout": (0.5, 60),
+    "abandon_after": (5, 3600),
     "reconnect_timeout": (1, 600),
     "outage": (0, 60),
     "window": (0.5, 60),
@@ -50,6 +52,11 @@ def clean_command(raw: Any) -> dict[str, Any]:
     cmd = raw["cmd"]
     if cmd in ("watch", "unwatch", "rooms", "bot.disconnect", "run.skip", "run.stop"):
         return {"cmd": cmd}
+    if cmd == "run.answer":
+        answer = raw.get("answer")
+        if answer not in ("done", "yes", "no"):
+            raise CommandError("answer must be 'done', 'yes' or 'no'")
+        return {"cmd": cmd, "answer": answer}
     if cmd == "loss":
         return {"cmd": cmd, "outage": _number(raw.get("outage", 0), "outage", 0, 60)}
     if cmd == "kick":
@@ -86,6 +93,8 @@ def clean_command(raw: Any) -> dict[str, Any]:
             "login": _text(raw.get("login"), "login", limit=1000),
             "student_id": _id(raw.get("student_id"), "student_id"),
             "grader_id": _id(raw.get("grader_id"), "grader_id"),
+            # The consumers set it (the console: never; a student's self-check: always).
+            "self_check": raw.get("self_check") is True,
             "options": {
                 key: _number(options[key], key, low, high)
                 for key, (low, high) in OPTION_RANGES.items()
@@ -133,12 +142,16 @@ async def _do(agent: Agent, c: dict[str, Any]) -> Any:
             student_id=c["student_id"],
             grader_id=c["grader_id"],
             options=c["options"],
+            self_check=c["self_check"],
         )
     if cmd == "run.skip":
         _current_run(agent).skip()
         return None
     if cmd == "run.stop":
         _current_run(agent).stop()
+        return None
+    if cmd == "run.answer":
+        _current_run(agent).answer(c["answer"])
         return None
     raise CommandError(f"unknown command {cmd!r}")
 

@@ -26,15 +26,19 @@ class CheckReportQuerySet(models.QuerySet):
         """Reports with a verdict (a run that is still going has none yet)."""
         return self.exclude(status=CheckReport.Status.RUNNING)
 
+    def graded(self) -> CheckReportQuerySet:
+        """Reports of checks a grader ran; a student's self-checks never count as a grade."""
+        return self.filter(self_check=False)
+
     def for_students(self, users: Iterable[Any]) -> CheckReportQuerySet:
         """The finished reports of these students (users or ids), newest first."""
         ids = [getattr(u, "pk", u) for u in users]
         return self.done().filter(student__in=ids).select_related("student", "grader")
 
     def latest_for_students(self, users: Iterable[Any]) -> dict[int, CheckReport]:
-        """Each student's newest finished report, by user id (students without one absent)."""
+        """Each student's newest finished graded report, by user id (none: absent)."""
         latest: dict[int, CheckReport] = {}
-        for report in self.for_students(users).order_by("student_id", "-started_at"):
+        for report in self.for_students(users).graded().order_by("student_id", "-started_at"):
             latest.setdefault(report.student_id, report)
         return latest
 
@@ -56,6 +60,7 @@ class CheckReportQuerySet(models.QuerySet):
         student_id: int | None,
         grader_id: int | None,
         options: dict[str, Any],
+        self_check: bool = False,
     ) -> CheckReport:
         """A new report in the running state, for the room named in options["world"]."""
         room = options.get("world", "shared")
@@ -64,7 +69,13 @@ class CheckReportQuerySet(models.QuerySet):
         self.filter(status=CheckReport.Status.RUNNING, options__world=room).update(
             status=CheckReport.Status.INTERRUPTED, note="The chat server stopped during the run."
         )
-        return self.create(login=login, student_id=student_id, grader_id=grader_id, options=options)
+        return self.create(
+            login=login,
+            student_id=student_id,
+            grader_id=grader_id,
+            options=options,
+            self_check=self_check,
+        )
 
     def record_verdict(
         self,
@@ -151,6 +162,10 @@ class CheckReport(models.Model):
     dropped_frames = models.PositiveIntegerField(default=0)
     options = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True)
+    self_check = models.BooleanField(
+        default=False,
+        help_text="The student ran this check on their own client; it never counts as a grade.",
+    )
 
     objects = CheckReportQuerySet.as_manager()
 

@@ -126,6 +126,21 @@ def digest(direction: str, parsed: object) -> dict[str, Any]:
     return info
 
 
+def _peer(peer: dict[str, Any] | None) -> dict[str, Any]:
+    """A handshake's facts (chat.consumers.peer_of) safe to store; empty for a bot's."""
+    return {k: clean(v) if isinstance(v, str) else v for k, v in (peer or {}).items()}
+
+
+def fingerprint(info: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What ties connections to one browser: address, Origin and User-Agent (not the port).
+
+    None when the handshake is unknown (a bot's, or a socket forwarded by another process).
+    """
+    if not info.get("addr") and not info.get("agent"):
+        return None
+    return (info.get("addr"), info.get("origin"), info.get("agent"))
+
+
 class Recorder:
     """The hub's tap: makes Frames and passes each to every sink."""
 
@@ -165,11 +180,11 @@ class Recorder:
 
     # -- chat.hooks.Tap -------------------------------------------------------------------
 
-    def opened(self, conn: Hashable) -> None:
+    def opened(self, conn: Hashable, peer: dict[str, Any] | None = None) -> None:
         if self._next_open_is_bot:
             self._next_open_is_bot = False
             self.bot_conns.add(conn)
-        frame = self._frame(OPEN, conn)
+        frame = self._frame(OPEN, conn, info=_peer(peer))
         self.opened_at[conn] = frame.t
         self._emit(frame)
 
@@ -199,8 +214,8 @@ class Recorder:
         frame = self.mark("clear", "every connection closed and the state wiped")
         self._cause = frame.seq
 
-    def refused(self) -> None:
-        self._emit(self._frame(REFUSED))
+    def refused(self, peer: dict[str, Any] | None = None) -> None:
+        self._emit(self._frame(REFUSED, info=_peer(peer)))
 
     # -- run markers ------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ def as_json(report: CheckReport) -> dict[str, Any]:
         "student": _who(report.student),
         "grader": _who(report.grader),
         "status": report.status,
+        "self_check": report.self_check,
         "started_at": _when(report.started_at),
         "finished_at": _when(report.finished_at),
         "counts": report.counts,
@@ -106,6 +107,11 @@ def as_markdown(report: CheckReport) -> str:
         f"- Started: {_when(report.started_at)}",
         f"- Finished: {_when(report.finished_at) or '-'}",
         f"- Status: {report.get_status_display()}",
+        *(
+            ["- Self-check: run by the student; it does not count as a grade"]
+            if report.self_check
+            else []
+        ),
         f"- Result: {counts['passed']} passed, {counts['failed']} failed, "
         f"{counts[NOT_OBSERVED]} not observed; {passed} of {observed} points observed passed",
         "",

@@ -1,11 +1,14 @@
-"""The grader's site WebSocket route (courseware/routing.py adds it), under the chat's path."""
+"""The grader's site WebSocket routes (courseware/routing.py adds them), under the chat's path."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from grader.bridge import console_application
+from grader.bridge import console_application, self_check_application
 
-# In one process, or with Redis: the console itself; under `manage.py serve` without
-# Redis: a relay to the chat child's console (grader.bridge).
-websocket_urlpatterns = [path("ws/chat/console/", console_application)]  # type: ignore[arg-type]
+# In one process, or with Redis: the consumers themselves; under `manage.py serve` without
+# Redis: relays to the same consumers in the chat child (grader.bridge), where the runs are.
+websocket_urlpatterns = [
+    path("ws/chat/console/", console_application),  # type: ignore[arg-type]
+    path("ws/chat/self-check/", self_check_application),  # type: ignore[arg-type]
+]

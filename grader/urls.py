@@ -11,6 +11,7 @@ app_name = "chat"
 
 urlpatterns = [
     path("console/", views.console, name="console"),
+    path("self-check/", views.self_check, name="self_check"),
     path("reports/", views.report_list, name="reports"),
     path("reports/<int:pk>/", views.report_detail, name="report"),
     path("reports/<int:pk>.md", views.report_markdown, name="report_md"),

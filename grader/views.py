@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from chat import cluster, rooms
 from courseware import serving
 from courseware.mentoring import students_visible_to
-from courseware.roles import is_mentor
-from grader import bridge, reports
+from courseware.roles import SignedInRequest, is_mentor
+from grader import bridge, reports, selfcheck
 from grader.checkrun import RunOptions
 from grader.checks import ITEMS
 from grader.commands import OPTION_RANGES
@@ -39,6 +40,9 @@ def _room(request: HttpRequest) -> str:
 def console(request: HttpRequest) -> HttpResponse:
     if not is_mentor(request.user):
         raise PermissionDenied("The chat console is for mentors and admins.")
+    if settings.CHAT_ROOMS and not request.GET.get("room") and not request.GET.get("world"):
+        # Each check in a room of its own: no earlier bots or students in its user lists.
+        return redirect(f"{request.path}?room=check-{secrets.token_hex(3)}")
     students = students_visible_to(request.user).order_by("username")
     defaults = RunOptions()
     room = _room(request)
@@ -67,6 +71,21 @@ def console(request: HttpRequest) -> HttpResponse:
         "options": {key: getattr(defaults, key) for key in OPTION_RANGES},
     }
     return render(request, "grader/console.html", context)
+
+
+@login_required
+def self_check(request: SignedInRequest) -> HttpResponse:
+    """A student runs the automatic check on their own client, in their private room."""
+    defaults = RunOptions()
+    mine = CheckReport.objects.done().filter(student=request.user, self_check=True)
+    context = {
+        "rooms": settings.CHAT_ROOMS,
+        "client_url": selfcheck.client_url(request.user),
+        "items": ITEMS,
+        "options": {key: getattr(defaults, key) for key in OPTION_RANGES},
+        "reports": mine[:20],
+    }
+    return render(request, "grader/self_check.html", context)
 
 
 @login_required

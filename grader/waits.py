@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from grader.recorder import IN, OUT, Frame
+from grader.recorder import IN, OPEN, OUT, REFUSED, Frame, fingerprint
 
 Predicate = Callable[[Frame], bool]
 
@@ -21,34 +21,16 @@ def logged_in(login: str) -> Predicate:
     )
 
 
-def _sent_by(f: Frame, login: str, kind: str) -> bool:
-    """A `kind` request from the student's client."""
-    return f.dir == IN and f.type == kind and f.login == login and not f.bot
-
-
-def read_all(login: str, ids: set[str]) -> Predicate:
-    """The student's client has sent MSG_READ for every one of these messages."""
-    remaining = set(ids)
+def attempt(login: str, fingerprints: set[Any]) -> Predicate:
+    """A sign of the student's client coming back: a socket from their browser (refused or
+    accepted; any socket while their handshake is unknown) or their login."""
 
     def predicate(f: Frame) -> bool:
-        if _sent_by(f, login, "MSG_READ"):
-            msg = f.info.get("msg")
-            if isinstance(msg, str):
-                remaining.discard(msg)
-        return not remaining
-
-    return predicate
-
-
-def edited_and_deleted(login: str) -> Predicate:
-    """The student's client has sent at least one MSG_EDIT and one MSG_DELETE."""
-    seen: set[str] = set()
-
-    def predicate(f: Frame) -> bool:
-        for kind in ("MSG_EDIT", "MSG_DELETE"):
-            if _sent_by(f, login, kind):
-                seen.add(kind)
-        return len(seen) == 2
+        if f.bot:
+            return False
+        if f.dir in (OPEN, REFUSED):
+            return not fingerprints or fingerprint(f.info) in fingerprints
+        return f.dir == OUT and f.type == "USER_LOGIN" and f.info.get("login") == login
 
     return predicate
 

@@ -139,6 +139,7 @@ def _student_page(request: HttpRequest, person: Any, form: OverrideForm) -> Http
     )
     # The grader's latest check of this student's Fun Chat client, if any.
     latest = CheckReport.objects.latest_for_students([person])
+    self_checks = CheckReport.objects.for_students([person]).filter(self_check=True)[:10]
     context = {
         "person": person,
         "attempts": attempts,
@@ -148,6 +149,7 @@ def _student_page(request: HttpRequest, person: Any, form: OverrideForm) -> Http
         .select_related("quiz", "granted_by")
         .order_by("-granted_at"),
         "override_form": form,
+        "self_checks": self_checks,
     }
     return render(request, "mentors/student.html", context, status=400 if form.errors else 200)
 

@@ -20,8 +20,18 @@ import websockets
 
 
 class GoodClient:
-    def __init__(self, url: str, login: str, password: str = "pw", *, backoff: float = 0.2) -> None:
+    def __init__(
+        self,
+        url: str,
+        login: str,
+        password: str = "pw",
+        *,
+        backoff: float = 0.2,
+        reconnect: bool = True,
+    ) -> None:
         self.url = url
+        self.reconnect = reconnect  # False: once its socket closes, only a reload brings it back
+        self.relogin = True  # False: after reconnecting it never logs in again (11.2)
         self.login = login
         self.password = password
         self.backoff = backoff
@@ -44,6 +54,8 @@ class GoodClient:
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Open the client's page (again: a reload, once its socket is gone)."""
+        self._stopped = False
         self._task = asyncio.ensure_future(self._life())
 
     async def stop(self) -> None:
@@ -67,9 +79,10 @@ class GoodClient:
                 continue
             delay = self.backoff
             self.connections += 1
-            await self._request(
-                "USER_LOGIN", {"user": {"login": self.login, "password": self.password}}
-            )
+            if self.connections == 1 or self.relogin:
+                await self._request(
+                    "USER_LOGIN", {"user": {"login": self.login, "password": self.password}}
+                )
             try:
                 async for text in self.ws:
                     await self._on_frame(json.loads(text))
@@ -79,6 +92,8 @@ class GoodClient:
             self._lists.clear()
             if not self._stopped:
                 self.lost += 1
+            if not self.reconnect:
+                return
 
     async def _request(self, kind: str, payload: Any, peer: str | None = None) -> None:
         rid = f"c-{next(self._ids)}"

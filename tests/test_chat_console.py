@@ -497,6 +497,17 @@ def test_the_console_page_points_a_room_at_its_own_world(client, mentor, setting
     assert f"ws://localhost:{settings.CHAT_PORT}/rooms/grader1" in html
 
 
+def test_with_rooms_on_a_console_starts_in_a_fresh_room_of_its_own(client, mentor, settings):
+    """No earlier check's bots or students in the user lists: each console gets a new room."""
+    settings.CHAT_ROOMS = True
+    client.force_login(mentor)
+    first, second = client.get("/chat/console/"), client.get("/chat/console/")
+    assert first.status_code == second.status_code == 302
+    assert first["Location"].startswith("/chat/console/?room=check-")
+    assert first["Location"] != second["Location"]
+    assert client.get("/chat/console/?world=shared").status_code == 200  # still reachable
+
+
 def test_the_console_offers_every_world_that_exists_now(client, mentor, settings):
     """Rooms held here without Redis; with the cluster, every world some process owns."""
     room = f"room.z{uuid.uuid4().hex[:8]}"

@@ -62,24 +62,38 @@ def test_a_grader_watches_frames_live_and_runs_a_check_from_the_browser(page, se
     page.get_by_role("button", name="Start check").click()
 
     prompt = page.locator("#run-prompt")
-    prompt.filter(has_text="Open the dialogue").wait_for(timeout=15_000)
+    prompt.filter(has_text="unread counter").wait_for(timeout=15_000)
     bot = re.search(r"“(chk-[0-9a-f]{4})”", prompt.inner_text()).group(1)
     # As a grader would, look first: the bot's two messages shown, the deleted one gone.
     loop_thread.run(eventually(lambda: len(client.unread(bot)) == 2))
+    page.get_by_role("button", name="Yes").click()
+    prompt.filter(has_text="Open the dialogue").wait_for()
     loop_thread.run(client.open_dialogue(bot))
+    page.get_by_role("button", name="I did it").click()
+    prompt.filter(has_text="click the message history").wait_for()
+    page.wait_for_timeout(300)  # a person takes a moment; the verdict must not care
     loop_thread.run(client.click_history())
-    prompt.filter(has_text="send").wait_for(timeout=15_000)
+    page.get_by_role("button", name="I did it").click()
+    prompt.filter(has_text="edited mark").wait_for(timeout=15_000)
+    page.get_by_role("button", name="Yes").click()
+    prompt.filter(has_text="try to send an empty message").wait_for()
     loop_thread.run(client.send_text("Hi checker"))
     page.wait_for_timeout(200)
-    loop_thread.run(client.edit_last("Hi checker, edited"))
+    loop_thread.run(client.edit_last("Hi checker, changed"))
     loop_thread.run(client.send_text("going away"))
     page.wait_for_timeout(200)
     loop_thread.run(client.delete_last())
+    loop_thread.run(client.send_text(""))
+    page.get_by_role("button", name="I did it").click()
+    # Answered prompts take their buttons with them; Skip and Stop go once the run ends.
 
     page.get_by_role("link", name="Open the report").wait_for(timeout=30_000)
     results = page.locator("#run-results li")
     assert results.count() == 12
     assert results.filter(has_text="passed").count() == 12, "\n".join(results.all_inner_texts())
+    for name in ("Skip this step", "Stop the check", "I did it", "Yes"):
+        assert not page.get_by_role("button", name=name).is_visible()
+    assert "Last check" in page.locator("#run").inner_text()
     loop_thread.run(client.stop())
 
     page.get_by_role("link", name="Open the report").click()

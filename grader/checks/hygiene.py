@@ -1,4 +1,14 @@
-"""P.1 and P.2: protocol errors and request floods (no points; for the grader)."""
+"""P.1 and P.2: protocol errors and request floods (no points; for the grader).
+
+Rules (the reference server's expectations, no score item):
+
+- P.1: FAILED when any request of the student's connections got an ERROR, login errors
+  (a mistyped password, item 1.4) aside.
+- P.2: FAILED when one connection sends more requests within a second than the user list
+  explains (`burst` plus two per listed user), repeats one request more than `repeats`
+  times within `repeat_span` seconds, or the student's browser opens (or tries to open)
+  more than `conn_burst` connections within a second.
+"""
 
 from __future__ import annotations
 
@@ -86,7 +96,13 @@ def floods(rec: Recording) -> Result:
             if len(q) > len(worst_repeat):
                 worst_repeat = list(q)
     total = sum(len(r) for r in by_conn.values())
-    details = [f"{total} request(s) in all; at most {len(worst_burst)} within one second."]
+    attempts = [f for f in rec.frames if rec.attempt(f)]
+    worst_conns = _densest(attempts)
+    details = [
+        f"{total} request(s) in all; at most {len(worst_burst)} within one second.",
+        f"{len(attempts)} connection(s) opened or tried by the student's browser; at most "
+        f"{len(worst_conns)} within one second.",
+    ]
     if len(worst_repeat) > limits.repeats:
         first = worst_repeat[0]
         return make_result(
@@ -106,6 +122,30 @@ def floods(rec: Recording) -> Result:
             details,
             worst_burst[:3] + worst_burst[-1:],
         )
+    if len(worst_conns) > limits.conn_burst:
+        span = worst_conns[-1].t - worst_conns[0].t
+        return make_result(
+            "P.2",
+            FAILED,
+            f"The client opened or tried {len(worst_conns)} connections within "
+            f"{seconds(span)} (at most {limits.conn_burst} a second are expected; reconnects "
+            "should back off).",
+            details,
+            worst_conns[:3] + worst_conns[-1:],
+        )
     if not total:
         return make_result("P.2", NOT_OBSERVED, "The client sent no request while the check ran.")
     return make_result("P.2", PASSED, "No request flood.", details)
+
+
+def _densest(frames: list[Frame]) -> list[Frame]:
+    """The most frames within any one second."""
+    window: deque[Frame] = deque()
+    worst: list[Frame] = []
+    for f in frames:
+        window.append(f)
+        while f.t - window[0].t > 1.0:
+            window.popleft()
+        if len(window) > len(worst):
+            worst = list(window)
+    return worst

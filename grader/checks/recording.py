@@ -1,8 +1,9 @@
 """The vocabulary of the checks: items, verdicts, limits, and a recording indexed for rules.
 
 A Recording is a run's frames (grader.recorder) with the markers a check run leaves on the
-timeline (grader.checkrun), indexed once: the student's connections and login sessions,
-and each request's reply. The rule modules beside this one read it.
+timeline (grader.checkrun, grader.scenario), indexed once: the student's connections (by
+login, or by handshake after a cut or the loss), login sessions, and each request's reply.
+The rule modules beside this one read it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chat import frames as errors
-from grader.recorder import CLOSE, IN, KICK, MARK, OUT, Frame
+from grader.recorder import CLOSE, IN, KICK, MARK, OPEN, OUT, REFUSED, Frame, fingerprint
 
 PASSED, FAILED, NOT_OBSERVED = "passed", "failed", "not_observed"
 
@@ -22,12 +23,19 @@ PASSED, FAILED, NOT_OBSERVED = "passed", "failed", "not_observed"
 M_START, M_END = "run-start", "run-end"
 M_BOT = "bot-ready"
 M_MESSAGES = "bot-messages"
-M_DIALOGUE = "prompt-dialogue"
 M_OPEN_MESSAGE = "open-dialogue-message"
-M_ACTIONS = "prompt-actions"
 M_CUT = "cut"
 M_LOSS = "loss"
 M_SKIPPED = "skipped"
+M_STEP = "step"  # a prompt shown to the grader (info: step)
+M_CONFIRMED = "confirmed"  # the grader pressed "I did it" or answered (info: step, answer)
+M_ONLINE = "already-online"  # the student was logged in when the run started (info: peer)
+M_NO_ATTEMPT = "no-attempt"  # no reconnect attempt within the run's few seconds (info: step)
+
+# Prompts whose answers the rules read (grader.scenario asks them: counter, open, click,
+# edited, actions).
+S_COUNTER, S_OPEN, S_CLICK, S_EDITED, S_ACTIONS = "counter", "open", "click", "edited", "actions"
+S_RELOAD = "reload"  # the client did not come back after the cut: the grader reloads it
 
 # Errors a person causes by typing (item 1.4 is checked with them), not protocol mistakes.
 LOGIN_ERRORS = frozenset({errors.PASSWORD, errors.ALREADY, errors.ANOTHER_USER})
@@ -44,6 +52,7 @@ class Limits:
     burst: int = 30  # requests per second allowed on top of two per listed user
     repeats: int = 10  # identical requests allowed within `repeat_span` seconds
     repeat_span: float = 2.0
+    conn_burst: int = 5  # new connections (or refused attempts) per second
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,61 @@ class Recording:
                     self.replies.setdefault(f.cause, f)
         bot = self.mark(M_BOT)
         self.bot_login: str | None = bot.info.get("bot") if bot else None
+        self.attributed: set[Any] = set()  # the student's by handshake, never logged in
+        self._attribute()
         self.sessions = self._sessions()
+
+    def _attribute(self) -> None:
+        """Tie connections opened after a cut or the loss to the student's browser.
+
+        A reconnecting client need not log in, so its sockets are known by the handshake:
+        the same address, Origin and User-Agent as a connection the student logged in on.
+        A socket that logs in as someone else is never the student's. Each check has its
+        own room by default, so other browsers on the same machine are rarely in it.
+        """
+        self.fingerprints = {
+            fingerprint(f.info)
+            for f in self.frames
+            if f.dir == OPEN and f.conn in self.student_conns and not f.bot
+        }
+        online = self.mark(M_ONLINE)
+        if online is not None:
+            self.fingerprints.add(fingerprint(online.info.get("peer") or {}))
+        self.fingerprints.discard(None)
+        self.foreign = {
+            f.conn
+            for f in self.frames
+            if f.dir == OUT
+            and f.type == "USER_LOGIN"
+            and not f.bot
+            and f.info.get("login") not in (None, self.login)
+        }
+        starts = [m.seq for name in (M_CUT, M_LOSS) for m in self.marks.get(name, [])]
+        if not starts or not self.fingerprints:
+            return
+        for f in self.frames:
+            if (
+                f.dir == OPEN
+                and f.seq > min(starts)
+                and not f.bot
+                and f.conn not in self.student_conns
+                and f.conn not in self.foreign
+                and fingerprint(f.info) in self.fingerprints
+            ):
+                self.student_conns.add(f.conn)
+                self.attributed.add(f.conn)
+
+    def attempt(self, f: Frame) -> bool:
+        """A refused or accepted connection of the student's browser (after a cut or loss)."""
+        if f.bot:
+            return False
+        if f.dir == OPEN:
+            return f.conn in self.student_conns
+        if f.dir == REFUSED:
+            # Without a known handshake (the student's socket predates the recording's
+            # peers), a refused attempt is counted as theirs.
+            return not self.fingerprints or fingerprint(f.info) in self.fingerprints
+        return False
 
     def mark(self, name: str) -> Frame | None:
         found = self.marks.get(name)
@@ -153,6 +216,15 @@ class Recording:
 
     def skipped(self, step: str) -> bool:
         return any(m.info.get("step") == step for m in self.marks.get(M_SKIPPED, []))
+
+    def prompted(self, step: str) -> Frame | None:
+        """When the grader was first shown the prompt of `step`."""
+        return next((m for m in self.marks.get(M_STEP, []) if m.info.get("step") == step), None)
+
+    def confirmed(self, step: str) -> Frame | None:
+        """The grader's "I did it" (or answer) for `step`, if given."""
+        found = [m for m in self.marks.get(M_CONFIRMED, []) if m.info.get("step") == step]
+        return found[0] if found else None
 
     def student(self, f: Frame) -> bool:
         """A frame of one of the student's connections, while it was (or was becoming) theirs."""
@@ -242,6 +314,14 @@ def names(logins: Iterable[str], limit: int = 8) -> str:
 
 
 def no_login(rec: Recording, code: str) -> Result:
+    if rec.mark(M_ONLINE) is not None:
+        return make_result(
+            code,
+            NOT_OBSERVED,
+            f"The student ({rec.login!r}) was logged in before the check started and did not "
+            "log in again while it ran (neither by itself after the cut nor after a reload), "
+            "so the requests a client makes after logging in were not seen.",
+        )
     return make_result(
         code,
         NOT_OBSERVED,

@@ -184,9 +184,14 @@
     starting: "starting",
     login: "waiting for the login",
     bot: "the bot joins",
-    dialogue: "dialogue and read status",
-    actions: "send, edit, delete",
+    counter: "the unread counter (6.12)",
+    open: "open the dialogue (8.2)",
+    click: "click the history (8.2)",
+    "open-message": "a message into the open dialogue (8.2)",
+    edited: "the edited mark (6.13)",
+    actions: "send, edit, delete, empty message",
     delivery: "delivery after a reconnect",
+    reload: "reload the client (8.1)",
     loss: "connection loss",
     report: "judging",
     done: "done",
@@ -200,10 +205,15 @@
       return;
     }
     box.hidden = false;
-    $("run-login-shown").textContent = state.login;
-    $("run-step").textContent = state.status === "running" ? STEPS[state.step] || state.step : state.status;
-    $("run-prompt").textContent = state.prompt;
     const active = state.status === "running";
+    $("run-title-shown").textContent = active ? "Check of" : "Last check, of";
+    $("run-login-shown").textContent = state.login;
+    $("run-step").textContent = active ? STEPS[state.step] || state.step : `${state.status}; the report is saved`;
+    $("run-prompt").textContent = state.prompt;
+    $("run-prompt").hidden = !state.prompt;
+    $("run-done").hidden = state.asks !== "done";
+    $("run-yes").hidden = state.asks !== "yesno";
+    $("run-no").hidden = state.asks !== "yesno";
     $("run-skip").hidden = !active;
     $("run-stop").hidden = !active;
     $("run-start").disabled = active;
@@ -240,8 +250,16 @@
       student_id: student ? Number(student) : null,
       options,
     }, "Check started.");
-    if (reply.ok) showRun(reply.data);
+    if (reply.ok) {
+      // A new run starts from a clean view: no earlier verdicts, no earlier frames.
+      $("run-results").replaceChildren();
+      framesList.replaceChildren();
+      showRun(reply.data);
+    }
   });
+  for (const [id, answer] of [["run-done", "done"], ["run-yes", "yes"], ["run-no", "no"]]) {
+    $(id).addEventListener("click", () => command("run.answer", { answer }, "Answer noted."));
+  }
   $("run-skip").addEventListener("click", () => command("run.skip", {}, "Step skipped."));
   $("run-stop").addEventListener("click", () => command("run.stop", {}, "Stopping the check…"));
 
