@@ -335,9 +335,10 @@ if REDIS_URL:
             "expiry": 60,
         },
     }
-# Isolated worlds for a hosted server shared by many graders: ws://host:4000/rooms/<name>
-# is a world of its own; every other path is the one shared world, as with the reference.
-CHAT_ROOMS = env.bool("CHAT_ROOMS", default=False)
+# Rooms: ws://host:4000/rooms/<name> is a chat of its own (students' self-checks, several
+# graders on one server); every other path is the one shared room, as with the reference,
+# so a client written for the reference never notices. Off: every path is the shared room.
+CHAT_ROOMS = env.bool("CHAT_ROOMS", default=True)
 CHAT_MAX_ROOMS = env.int("CHAT_MAX_ROOMS", default=1000)
 # A room nobody is connected to is forgotten after this (its users and messages with it).
 CHAT_ROOM_IDLE_SECONDS = env.float("CHAT_ROOM_IDLE_SECONDS", default=3600)

@@ -292,3 +292,38 @@ def cohort(module, mentor):
     for index, student in enumerate(students):
         sit(quiz, student, cohort_letters(index))
     return quiz, students
+
+
+@pytest.fixture
+def fresh_chat():
+    """Every chat room forgotten before and after the test."""
+    from chat import rooms
+
+    rooms.reset()  # the shared world and every room
+    yield
+    rooms.reset()  # the shared world and every room
+
+
+@pytest.fixture
+async def control(settings):
+    """With REDIS_URL the console talks to the chat over Redis: listen here, on our own prefix."""
+    import asyncio
+    import json
+    import uuid
+
+    from grader.control import control_channel, listen
+
+    if not settings.REDIS_URL:
+        yield
+        return
+    layers = json.loads(json.dumps(settings.CHANNEL_LAYERS))
+    layers["default"]["CONFIG"]["prefix"] = f"test-console-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = layers
+    # What the owners of these worlds do in a chat server process (chat.cluster).
+    tasks = [
+        asyncio.ensure_future(listen(control_channel(world), world))
+        for world in ("shared", "room.grader1")
+    ]
+    yield
+    for task in tasks:
+        task.cancel()

@@ -2,121 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.template.loader import render_to_string
-from django.test import Client
 from django.utils import timezone
 
 from chat import rooms
-from courseware.asgi import application
 from courseware.models import Mentorship
 from grader.agent import get_agent
-from grader.control import control_channel, listen
 from grader.models import CheckReport
+from tests.consolekit import (
+    ORIGIN,
+    ChatClient,
+    Console,
+    cookie_for,
+    make_report,
+    open_console,
+    refused,
+)
 
-ORIGIN = (b"origin", b"http://localhost")
-
-
-@pytest.fixture(autouse=True)
-def fresh_chat():
-    rooms.reset()  # the shared world and every room
-    yield
-    rooms.reset()  # the shared world and every room
-
-
-@pytest.fixture
-async def control(settings):
-    """With REDIS_URL the console talks to the chat over Redis: listen here, on our own prefix."""
-    if not settings.REDIS_URL:
-        yield
-        return
-    layers = json.loads(json.dumps(settings.CHANNEL_LAYERS))
-    layers["default"]["CONFIG"]["prefix"] = f"test-console-{uuid.uuid4().hex[:8]}"
-    settings.CHANNEL_LAYERS = layers
-    # What the owners of these worlds do in a chat server process (chat.cluster).
-    tasks = [
-        asyncio.ensure_future(listen(control_channel(world), world))
-        for world in ("shared", "room.grader1")
-    ]
-    yield
-    for task in tasks:
-        task.cancel()
-
-
-def cookie_for(user) -> tuple[bytes, bytes]:
-    client = Client()
-    client.force_login(user)
-    name = settings.SESSION_COOKIE_NAME
-    return (b"cookie", f"{name}={client.cookies[name].value}".encode())
+pytestmark = pytest.mark.usefixtures("fresh_chat")
 
 
 @pytest.fixture
 def cookies(student, mentor) -> dict[str, tuple[bytes, bytes]]:
     """Session cookies, made before the async test starts (the ORM is sync)."""
     return {"student": cookie_for(student), "mentor": cookie_for(mentor)}
-
-
-def make_report(student, **fields) -> CheckReport:
-    defaults = {
-        "login": "ann<script>",
-        "status": CheckReport.Status.FINISHED,
-        "finished_at": timezone.now(),
-        "items": [
-            {
-                "code": "7.3",
-                "title": "An empty message cannot be sent",
-                "points": 5,
-                "status": "failed",
-                "summary": "The client sent 1 empty message(s).",
-                "details": [],
-                "evidence": [
-                    {
-                        "seq": 7,
-                        "t": 1_800_000_000.5,
-                        "dir": "in",
-                        "conn": 3,
-                        "login": "ann",
-                        "type": "MSG_SEND",
-                        "text": json.dumps(
-                            {
-                                "id": "1",
-                                "type": "MSG_SEND",
-                                "payload": {"message": {"to": "b", "text": ""}},
-                            }
-                        ),
-                        "info": {"text_len": 0},
-                    }
-                ],
-            },
-            {
-                "code": "11.2",
-                "title": "Logging in again",
-                "points": 10,
-                "status": "passed",
-                "summary": "ok",
-                "details": [],
-                "evidence": [],
-            },
-            {
-                "code": "8.2",
-                "title": "Read status",
-                "points": 10,
-                "status": "not_observed",
-                "summary": "-",
-                "details": [],
-                "evidence": [],
-            },
-        ],
-    }
-    return CheckReport.objects.create(student=student, **{**defaults, **fields})
 
 
 # -- pages ----------------------------------------------------------------------------------------
@@ -220,85 +134,6 @@ def test_the_api_for_mentor_pages_gives_each_students_latest_finished_report(
 
 
 # -- the console socket ---------------------------------------------------------------------------
-
-
-class Console(WebsocketCommunicator):
-    """The console page's socket, with the cookie of a logged-in user."""
-
-    def __init__(self, *headers: tuple[bytes, bytes], world: str = "shared") -> None:
-        path = f"/ws/chat/console/?world={world}"
-        super().__init__(application, path, headers=list(headers))
-        self.seen: list[dict[str, Any]] = []
-        self.refs = iter(range(100, 10_000))
-
-    async def next(self, timeout: float = 3) -> dict[str, Any]:
-        message = json.loads(await self.receive_from(timeout=timeout))
-        self.seen.append(message)
-        return message
-
-    async def command(self, cmd: str, **fields: Any) -> dict[str, Any]:
-        ref = next(self.refs)
-        await self.send_to(text_data=json.dumps({"cmd": cmd, "ref": ref, **fields}))
-        return await self.until(lambda m: m["kind"] == "reply" and m["ref"] == ref)
-
-    async def until(self, wanted, timeout: float = 5) -> dict[str, Any]:
-        """The first message, already seen or still to come, that `wanted` accepts."""
-        for message in self.seen:
-            if wanted(message):
-                return message
-
-        async def wait() -> dict[str, Any]:
-            while True:
-                message = await self.next(timeout)
-                if wanted(message):
-                    return message
-
-        return await asyncio.wait_for(wait(), timeout)
-
-    def frames(self) -> list[dict[str, Any]]:
-        """Every frame seen so far, from live batches and from snapshots."""
-        found: list[dict[str, Any]] = []
-        for message in self.seen:
-            found += message.get("frames") or []
-            data = message.get("data")
-            if isinstance(data, dict):
-                found += data.get("frames") or []
-        return found
-
-
-class ChatClient(WebsocketCommunicator):
-    """A student's client on the chat port."""
-
-    def __init__(self, path: str = "/") -> None:
-        super().__init__(application, path)
-        self.scope["server"] = ("127.0.0.1", settings.CHAT_PORT)
-
-    async def request(self, kind: str, payload: Any, rid: str = "r") -> None:
-        await self.send_to(text_data=json.dumps({"id": rid, "type": kind, "payload": payload}))
-
-    async def frame(self) -> dict[str, Any]:
-        return json.loads(await self.receive_from(timeout=3))
-
-    async def login(self, login: str) -> dict[str, Any]:
-        await self.request("USER_LOGIN", {"user": {"login": login, "password": "s3cret"}})
-        return await self.frame()
-
-
-async def refused(console: Console) -> tuple[bool, Any]:
-    """Connect, then let the refused consumer finish (it may hold a Redis receive)."""
-    result = await console.connect()
-    await console.disconnect()
-    return result
-
-
-async def open_console(*headers: tuple[bytes, bytes], world: str = "shared") -> Console:
-    console = Console(*headers, world=world)
-    connected, _ = await console.connect()
-    assert connected
-    assert (await console.next())["kind"] == "hello"
-    snapshot = await console.until(lambda m: m["kind"] == "reply" and m["ref"] == 0)
-    assert snapshot["ok"], snapshot
-    return console
 
 
 @pytest.mark.django_db(transaction=True)
@@ -497,15 +332,17 @@ def test_the_console_page_points_a_room_at_its_own_world(client, mentor, setting
     assert f"ws://localhost:{settings.CHAT_PORT}/rooms/grader1" in html
 
 
-def test_with_rooms_on_a_console_starts_in_a_fresh_room_of_its_own(client, mentor, settings):
-    """No earlier check's bots or students in the user lists: each console gets a new room."""
+def test_with_rooms_on_the_console_opens_on_the_shared_room_unchanged_clients_use(
+    client, mentor, settings
+):
+    """A client built for ws://localhost:4000 lands in the shared room: the console starts
+    there, and a room of the grader's own is one choice away."""
     settings.CHAT_ROOMS = True
     client.force_login(mentor)
-    first, second = client.get("/chat/console/"), client.get("/chat/console/")
-    assert first.status_code == second.status_code == 302
-    assert first["Location"].startswith("/chat/console/?room=check-")
-    assert first["Location"] != second["Location"]
-    assert client.get("/chat/console/?world=shared").status_code == 200  # still reachable
+    page = client.get("/chat/console/")
+    assert page.status_code == 200
+    assert page.context["world"] == "shared"
+    assert client.get("/chat/console/?world=room.check-1").context["world"] == "room.check-1"
 
 
 def test_the_console_offers_every_world_that_exists_now(client, mentor, settings):

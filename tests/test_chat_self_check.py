@@ -19,15 +19,9 @@ from grader import selfcheck
 from grader.control import control_channel, listen
 from grader.models import CheckReport
 from tests.conftest import make_user
-from tests.test_chat_console import (  # noqa: F401 - fresh_chat is an autouse fixture
-    ORIGIN,
-    ChatClient,
-    Console,
-    cookie_for,
-    fresh_chat,
-    make_report,
-    open_console,
-)
+from tests.consolekit import ORIGIN, ChatClient, Console, cookie_for, make_report, open_console
+
+pytestmark = pytest.mark.usefixtures("fresh_chat")
 
 
 @pytest.fixture(autouse=True)

@@ -27,8 +27,8 @@ from tests.chat_variants import (
     static_site,
 )
 from tests.conftest import PASSWORD
+from tests.quizkit import session_cookie
 from tests.servers import free_port, server_process
-from tests.test_chat_console_live import session_cookie
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 _runs = itertools.count(1)
