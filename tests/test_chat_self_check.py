@@ -41,18 +41,20 @@ class SelfCheckSocket(Console):
 
 
 @pytest.fixture
-async def control(settings, student):
-    """With REDIS_URL, listen for the student's room here, as its chat server would."""
+async def control(settings, student, other_student):
+    """With REDIS_URL, listen for both students' rooms and the shared one here, as their chat
+    server would."""
     if not settings.REDIS_URL:
         yield
         return
     layers = json.loads(json.dumps(settings.CHANNEL_LAYERS))
     layers["default"]["CONFIG"]["prefix"] = f"test-self-{uuid.uuid4().hex[:8]}"
     settings.CHANNEL_LAYERS = layers
-    room = selfcheck.room_key(student)
-    task = asyncio.ensure_future(listen(control_channel(room), room))
+    keys = [selfcheck.room_key(student), selfcheck.room_key(other_student), rooms.SHARED]
+    tasks = [asyncio.ensure_future(listen(control_channel(key), key)) for key in keys]
     yield
-    task.cancel()
+    for task in tasks:
+        task.cancel()
 
 
 @pytest.fixture
@@ -213,7 +215,7 @@ async def test_a_student_never_sees_frames_and_other_students_rooms_stay_apart(
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_the_graders_console_never_saves_a_self_check(cookies, mentor):
+async def test_the_graders_console_never_saves_a_self_check(control, cookies, mentor):
     """A console page cannot pass its report off as a student's self-check."""
     make = database_sync_to_async(make_user)
     ann = await make("ann-student")
