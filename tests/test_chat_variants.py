@@ -27,7 +27,7 @@ from tests.chat_variants import (
     static_site,
 )
 from tests.conftest import PASSWORD
-from tests.quizkit import session_cookie
+from tests.quizkit import cookie_header
 from tests.servers import free_port, server_process
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
@@ -67,7 +67,7 @@ def test_the_check_gives_each_client_variant_its_verdicts(
     login = f"st-{uuid.uuid4().hex[:6]}"
     page.goto(client_url(pages_url, f"ws://127.0.0.1:{chat}/rooms/{room}", variant.switches))
     page.locator("#status", has_text="Connected").wait_for()
-    console = Console(site, f"room.{room}", session_cookie(mentor))
+    console = Console(site, f"room.{room}", cookie_header(mentor))
     grader = Grader(console, page, login=login, delay=timing.delay)
     try:
         if timing.login_first:
