@@ -8,6 +8,7 @@ whether they log the client in before starting the check or after.
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -84,6 +85,11 @@ def test_the_check_gives_each_client_variant_its_verdicts(
     )
 
 
+@pytest.mark.skipif(
+    bool(os.environ.get("REDIS_URL")),
+    reason="with the Redis chat cluster a room has no owner until a client connects to it, "
+    "so the page cannot watch a private room first (a known limit, see the README)",
+)
 @pytest.mark.django_db(transaction=True)
 def test_a_student_checks_their_own_client_from_the_module_page(
     chat_site, pages_url, page, student, module
