@@ -33,6 +33,7 @@ from chat.frames import (
     user_payload,
 )
 from chat.limits import Budget, Limits
+from chat.messages import Message, MessageStore
 
 Conn = Hashable  # the transport-facing connection id
 Handler = Callable[[Conn, "User | None", str, object], list[Action]]
@@ -69,40 +70,6 @@ class User:
         self.conn: Hashable | None = None
 
 
-class Message:
-    """A stored message (§4), compared by identity."""
-
-    __slots__ = ("datetime", "delivered", "edited", "id", "read", "sender", "size", "text", "to")
-
-    def __init__(self, id: str, sender: str, to: str, text: str, datetime: int) -> None:
-        self.id = id
-        self.sender = sender
-        self.to = to
-        self.text = text
-        self.datetime = datetime
-        self.delivered = False
-        self.read = False
-        self.edited = False
-        self.size = 0  # characters in a history answer (chat.limits)
-
-    def payload(self) -> dict[str, object]:
-        """The message object of §5 in the reference's key order; isDeleted is never sent."""
-        status = {"isDelivered": self.delivered, "isReaded": self.read, "isEdited": self.edited}
-        return {
-            "id": self.id,
-            "from": self.sender,
-            "to": self.to,
-            "text": self.text,
-            "datetime": self.datetime,
-            "status": status,
-        }
-
-
-def _pair(a: str, b: str) -> tuple[str, str]:
-    """The key of the conversation between two logins."""
-    return (a, b) if a < b else (b, a)
-
-
 class ChatState:
     """Connections, users and messages, and what each request does to them."""
 
@@ -121,8 +88,7 @@ class ChatState:
         # user logged in on that connection.
         self.conns: dict[Hashable, User | None] = {}
         self._users: dict[str, User] = {}  # registration order (§6.5)
-        self._messages: dict[str, Message] = {}
-        self._threads: dict[tuple[str, str], list[Message]] = {}  # by pair, in send order
+        self.store = MessageStore(self.budget)
         self.handlers: dict[str, Handler] = {
             "USER_LOGIN": self._login,
             "USER_LOGOUT": self._logout,
@@ -166,8 +132,7 @@ class ChatState:
                 actions += self._to_online(logout)
         self.conns.clear()
         self._users.clear()
-        self._messages.clear()
-        self._threads.clear()
+        self.store.clear()
         self.budget.clear()
         return actions
 
@@ -181,9 +146,8 @@ class ChatState:
         if user is None or user.conn is not None:
             return False
         del self._users[login]
-        for pair in [p for p in self._threads if login in p]:
-            for message in self._threads.pop(pair):
-                self._messages.pop(message.id, None)
+        self.budget.forget_user(login, user.password)
+        self.store.forget_login(login)
         return True
 
     def _to_online(self, text: str, besides: Hashable = None) -> list[Action]:
@@ -271,11 +235,9 @@ class ChatState:
         message.delivered = recipient.conn is not None
         body = jscodec.dumps({"message": message.payload()})
         message.size = len(body) - 11  # its entry in a history answer, and a comma
-        full = self.budget.admit_message(_pair(me.login, to), message.size)
+        full = self.store.add(message)
         if full is not None:
             return [SendText(conn, error_frame(id_json, full))]
-        self._messages[message.id] = message
-        self._threads.setdefault(_pair(me.login, to), []).append(message)
         actions: list[Action] = []
         if recipient.conn is not None:
             actions.append(SendText(recipient.conn, push("MSG_SEND", body)))
@@ -297,7 +259,7 @@ class ChatState:
         peer = self._peer(me, payload)
         if isinstance(peer, str):
             return [SendText(conn, error_frame(id_json, peer))]
-        thread = self._threads.get(_pair(me.login, peer.login), [])
+        thread = self.store.thread(me.login, peer.login)
         mine = [m for m in thread if m.sender == me.login]
         theirs = [m for m in thread if m.sender != me.login]
         actions: list[Action] = []
@@ -320,7 +282,7 @@ class ChatState:
         peer = self._peer(me, payload)
         if isinstance(peer, str):
             return [SendText(conn, error_frame(id_json, peer))]
-        thread = self._threads.get(_pair(me.login, peer.login), [])
+        thread = self.store.thread(me.login, peer.login)
         count = sum(1 for m in thread if m.sender == peer.login and not m.read)
         body = f'{{"count":{count}}}'
         return [SendText(conn, frame(id_json, "MSG_COUNT_NOT_READED_FROM_USER", body))]
@@ -330,7 +292,7 @@ class ChatState:
         fields = _strings(_field(payload, "message"), "id", *more)
         if fields is None:
             return PAYLOAD
-        message = self._messages.get(fields[0])
+        message = self.store.by_id.get(fields[0])
         return (message, fields) if message is not None else BAD_MESSAGE_ID
 
     def _read(self, conn: Conn, me: User | None, id_json: str, payload: object) -> list[Action]:
@@ -355,9 +317,7 @@ class ChatState:
         message = target[0]
         if message.sender != me.login:
             return [SendText(conn, error_frame(id_json, NOT_SENDER))]
-        del self._messages[message.id]
-        self._threads[_pair(message.sender, message.to)].remove(message)
-        self.budget.forget_message(_pair(message.sender, message.to), message.size)
+        self.store.drop(message)
         body = jscodec.dumps({"message": {"id": message.id, "status": {"isDeleted": True}}})
         return self._reply_and_tell(self._users[message.to], "MSG_DELETE", body, conn, id_json)
 
@@ -373,7 +333,7 @@ class ChatState:
         old_text, old_size = message.text, message.size
         message.text = text
         message.size = len(jscodec.dumps(message.payload())) + 1  # flags only get shorter
-        full = self.budget.resize_message(_pair(message.sender, message.to), old_size, message.size)
+        full = self.store.resize(message, old_size)
         if full is not None:
             message.text, message.size = old_text, old_size
             return [SendText(conn, error_frame(id_json, full))]

@@ -224,17 +224,15 @@ class SelfCheckPage:
         self.page = page
 
     def state(self) -> dict[str, Any] | None:
-        box = self.page.locator("#run")
-        status = box.get_attribute("data-status")
-        if status is None:
-            return None
-        return {
-            "status": status,
-            "step": box.get_attribute("data-step"),
-            "asks": box.get_attribute("data-asks") or None,
-            "bot": box.get_attribute("data-bot") or None,
-            "prompt": self.page.locator("#run-prompt").inner_text(),
-        }
+        # One read of the whole box: attribute by attribute, the page may re-render in
+        # between and pair one step's name with the next step's question.
+        return self.page.locator("#run").evaluate(
+            """box => box.dataset.status === undefined ? null : {
+                status: box.dataset.status, step: box.dataset.step,
+                asks: box.dataset.asks || null, bot: box.dataset.bot || null,
+                prompt: document.getElementById("run-prompt").innerText,
+            }"""
+        )
 
     def wait(self, wanted: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -247,7 +245,11 @@ class SelfCheckPage:
 
     def command(self, cmd: str, *, answer: str) -> dict[str, Any]:
         assert cmd == "run.answer"
-        self.page.get_by_role("button", name=self.ANSWERS[answer], exact=True).click()
+        button = self.page.get_by_role("button", name=self.ANSWERS[answer], exact=True)
+        try:
+            button.click(timeout=10_000)
+        except Exception as error:  # say where the run was instead of only "timeout"
+            raise AssertionError(f"no {answer!r} button; the run is at {self.state()}") from error
         return {"ok": True}
 
 

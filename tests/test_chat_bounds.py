@@ -144,17 +144,52 @@ def test_long_logins_count_against_the_stored_characters():
     assert chat.login(b, "y" * 200) == [(b, ours('"in-' + "y" * 200 + '"', USERS_FULL))]
 
 
-def test_messages_past_the_room_cap_are_refused_until_one_is_deleted():
+def texts(chat: Chat, conn: int, peer: str) -> list[str]:
+    history = chat.request(conn, "h", "MSG_FROM_USER", {"user": {"login": peer}})[-1][1]
+    return [m["text"] for m in json.loads(history)["payload"]["messages"]]
+
+
+def test_past_the_room_cap_a_send_goes_through_and_the_oldest_message_is_forgotten():
+    """A full room keeps working (a load test run twice, a busy cohort): the oldest message,
+    of any dialog, makes room; a read of it then gets the usual unknown-id error."""
     chat = Chat(limits=Limits(messages=2))
+    a, b, c = chat.open(3)
+    for conn, login in [(a, "ann"), (b, "ben"), (c, "cid")]:
+        chat.login(conn, login)
+    first = chat.message(a, "ben", "one")
+    chat.message(a, "cid", "two")
+    answer = chat.request(a, "m3", "MSG_SEND", {"message": {"to": "ben", "text": "three"}})
+    assert [json.loads(text)["type"] for _, text in answer] == ["MSG_SEND", "MSG_SEND"]
+    assert texts(chat, b, "ann") == ["three"]
+    assert texts(chat, c, "ann") == ["two"]
+    read = chat.request(b, "r", "MSG_READ", {"message": {"id": first}})
+    assert read == [(b, err('"r"', "message_id"))]
+    assert chat.room.state.budget.messages == 2
+
+
+def test_past_the_room_character_cap_old_messages_make_room_for_sends_and_edits():
+    chat = Chat(limits=Limits(stored_chars=1200))
     a, b = chat.open(2)
     chat.login(a, "ann")
     chat.login(b, "ben")
-    first = chat.message(a, "ben", "one")
-    chat.message(a, "ben", "two")
-    payload = {"message": {"to": "ben", "text": "three"}}
-    assert chat.request(a, "m3", "MSG_SEND", payload) == [(a, ours('"m3"', MESSAGES_FULL))]
-    chat.request(a, "d", "MSG_DELETE", {"message": {"id": first}})
-    assert json.loads(chat.request(a, "m4", "MSG_SEND", payload)[-1][1])["type"] == "MSG_SEND"
+    sent = [chat.message(a, "ben", str(i) * 200, id_=f"m{i}") for i in range(5)]
+    assert texts(chat, b, "ann") == [str(i) * 200 for i in range(2, 5)]
+    grow = {"message": {"id": sent[4], "text": "z" * 500}}
+    assert json.loads(chat.request(a, "e", "MSG_EDIT", grow)[-1][1])["type"] == "MSG_EDIT"
+    assert texts(chat, b, "ann") == ["3" * 200, "z" * 500]
+    budget = chat.room.state.budget
+    assert budget.chars <= 1200 and budget.messages == 2
+
+
+def test_an_edit_too_large_for_the_whole_room_is_refused_and_the_text_kept():
+    chat = Chat(limits=Limits(stored_chars=800))
+    a, b = chat.open(2)
+    chat.login(a, "ann")
+    chat.login(b, "ben")
+    only = chat.message(a, "ben", "short")
+    grow = {"message": {"id": only, "text": "z" * 1000}}
+    assert chat.request(a, "e", "MSG_EDIT", grow) == [(a, ours('"e"', MESSAGES_FULL))]
+    assert texts(chat, b, "ann") == ["short"]
 
 
 def test_a_dialog_past_its_cap_refuses_sends_and_edits_while_others_go_on():
