@@ -61,6 +61,7 @@ def cohort_run(
     request: Callable,
     answers_of: Callable[[int], dict[int, list[str]]],
     attempt_of: Callable[[int], int],
+    think: float = 0.25,
 ) -> dict:
     """Run the cohort; `answers_of(attempt id)` gives the right values per position."""
     csrf = "c" * 32
@@ -115,8 +116,9 @@ def cohort_run(
                 record("answer (socket)", (time.perf_counter() - sent) * 1000)
                 if frame["type"] != "saved":
                     fail(f"answer of {who['id']}: {frame}")
-                # Students click, they do not stream: the attempt's allowance is 5 a second.
-                time.sleep(0.25)
+                # Students click, they do not stream: the attempt's allowance is 5 a second,
+                # and --think 0.25 is that pace (a stress test; people read the question).
+                time.sleep(think)
         submit = {"csrfmiddlewaretoken": csrf, "action": "submit", "confirm": "1"}
         for status, ms, location in twice(
             lambda twin: request(ports[(i + twin) % len(ports)], "POST", path, cookie, submit)
@@ -136,6 +138,7 @@ def cohort_run(
     return {
         "students": len(cohort),
         "spread_s": spread,
+        "think_s": think,
         "wall_s": round(time.perf_counter() - began, 1),
         "steps": {step: percentiles(times[step]) for step in STEPS},
         "errors": len(errors),
@@ -151,6 +154,7 @@ def cohort_phase(
     slug: str,
     request: Callable,
     answers: Callable,
+    think: float = 0.25,
 ) -> dict:
     """bench/quiz_cohort.py against the servers, then the count of attempts and answers."""
     from django.db import connection
@@ -184,6 +188,7 @@ def cohort_phase(
         request=request,
         answers_of=answers_of,
         attempt_of=attempt_of,
+        think=think,
     )
     ids = [s["id"] for s in cohort]
     rows = list(

@@ -30,6 +30,7 @@ import json
 import os
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -333,6 +334,9 @@ def main() -> None:
     )
     parser.add_argument("--port", type=int, default=4790, help="first site port; redis +9")
     parser.add_argument("--spread", type=float, default=60, help="seconds the cohort arrives in")
+    parser.add_argument(
+        "--think", type=float, default=0.25, help="seconds between one student's answers"
+    )
     args = parser.parse_args()
 
     database_url = ensure_database(args.database_url, args.database)
@@ -353,9 +357,10 @@ def main() -> None:
         "DB_POOL_MAX_SIZE": str(args.pool),
     }
     if args.cohort:
-        # The cohort opens pages too: serve static files from the apps, with no manifest
-        # to collect first (DEBUG also keeps a bounded log of queries: a little more CPU).
-        env["DEBUG"] = "True"
+        # The cohort opens pages, which name static files by their manifest: collect them
+        # as `make run` does, and serve with the default DEBUG off.
+        collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"]
+        subprocess.run(collect, cwd=ROOT, env={**os.environ, **env}, check=True, timeout=300)
     import contextlib
 
     with contextlib.ExitStack() as stack:
@@ -368,7 +373,13 @@ def main() -> None:
         result["pool_per_process"] = args.pool
         if args.cohort:
             result["cohort"] = quiz_cohort.cohort_phase(
-                ports, cohort, args.spread, slug=COHORT, request=request, answers=right_answers
+                ports,
+                cohort,
+                args.spread,
+                slug=COHORT,
+                request=request,
+                answers=right_answers,
+                think=args.think,
             )
         else:
             # One student at a time first: what a request costs with nobody else around.

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from courseware.mentoring import students_visible_to
 from courseware.roles import is_mentor
+from courseware.sockets import NoSweepDispatch
 from mentors.data import live_attempts
 from quizzes.live import progress_group
 from quizzes.models import Quiz
@@ -42,7 +43,7 @@ def _snapshot(user: Any) -> list[dict]:
     return [row.as_event() for row in live_attempts(students=students_visible_to(user))]
 
 
-class MentorLiveConsumer(AsyncJsonWebsocketConsumer):
+class MentorLiveConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if not await _allowed(user):

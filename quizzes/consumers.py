@@ -42,6 +42,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from courseware.sockets import NoSweepDispatch
 from quizzes import live
 from quizzes.attempts import AttemptClosed, BadAnswer, RateLimited
 from quizzes.models import Attempt
@@ -142,7 +143,7 @@ def _finish_state(attempt: Attempt) -> tuple[Attempt, list]:
     return fresh, sends
 
 
-class AttemptConsumer(AsyncJsonWebsocketConsumer):
+class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
     """Thin: parses frames, calls quizzes.attempts, and relays the attempt's group events."""
 
     attempt: Attempt | None = None

@@ -22,8 +22,10 @@ def plain(text: str) -> str:
 
 
 # An option named by its database id (author order: the correct options come first) in
-# the attempt form, an answer frame or the state's answers. Options carry random values.
-OPTION_ID = re.compile(r'name="q\d+" value="\d+"|"options": \[\d|"\d+": \[\d')
+# the attempt form, an answer frame or the state's answers. Options carry random values of
+# exactly 16 hex digits, which are all decimal digits about once in 1,800 values: an id is
+# shorter, or a JSON number.
+OPTION_ID = re.compile(r'name="q\d+" value="\d{1,15}"|"options": \[\d|"\d+": \[\d')
 
 
 class LeakCheck:

@@ -479,3 +479,25 @@ def test_two_sweepers_at_once_grade_and_announce_every_attempt_exactly_once(quiz
     announced = [e["attempt"] for e in events if e["type"] == "quiz.progress"]
     assert sorted(announced) == sorted(late)
     assert set(Attempt.objects.values_list("status", flat=True)) == {"expired"}
+
+
+async def test_a_saved_answer_takes_no_extra_trip_to_the_database_thread(
+    attempt, cookie, monkeypatch
+):
+    """Channels' dispatch would first hop to the database thread to close stale
+    connections, queued behind the process's page requests; database_sync_to_async
+    already does that in the hop that saves (courseware.sockets.NoSweepDispatch)."""
+    sweeps = []
+
+    async def counted() -> None:
+        sweeps.append(1)
+
+    monkeypatch.setattr("channels.consumer.aclose_old_connections", counted)
+    socket, _ = await opened(attempt.pk, cookie)
+    questions = await db(drawn)(attempt)
+    await socket.send_json_to(
+        {"type": "answer", "question": 0, "options": key_values(questions[0])}
+    )
+    assert (await next_frame(socket))["type"] == "saved"
+    await socket.disconnect()
+    assert sweeps == []
