@@ -73,27 +73,35 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         # The console's lease on the recorder runs out by itself.
 
+    max_command = MAX_COMMAND
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         ref: Any = None
         try:
-            if text_data is None or len(text_data) > MAX_COMMAND:
-                raise CommandError("send commands as JSON text of at most 64 KiB")
+            if text_data is None or len(text_data) > self.max_command:
+                limit = self.max_command // 1024
+                raise CommandError(f"send commands as JSON text of at most {limit} KiB")
             try:
                 raw = json.loads(text_data)
             except ValueError:
                 raise CommandError("that was not JSON") from None
             ref = raw.get("ref") if isinstance(raw, dict) else None
-            command = clean_command(raw)
-            if command["cmd"] == "run.start":
-                command["grader_id"] = self.grader_id  # never what the page claims
-                command["self_check"] = False
-                student = command["student_id"]
-                if student is not None and not await _may_check(self.scope["user"], student):
-                    raise CommandError("no such student of yours")
+            command = await self.command_of(raw)
         except CommandError as error:
             await self.reply(ref, {"ok": False, "error": str(error)})
             return
         await self.forward(command, ref)
+
+    async def command_of(self, raw: Any) -> dict[str, Any]:
+        """The command to forward, checked for this socket's user; or CommandError."""
+        command = clean_command(raw)
+        if command["cmd"] == "run.start":
+            command["grader_id"] = self.grader_id  # never what the page claims
+            command["self_check"] = False
+            student = command["student_id"]
+            if student is not None and not await _may_check(self.scope["user"], student):
+                raise CommandError("no such student of yours")
+        return command
 
     async def forward(self, command: dict[str, Any], ref: Any) -> None:
         """To the agent: a direct call in this process, else a message it answers later."""

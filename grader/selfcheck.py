@@ -15,7 +15,6 @@ checker bot's controls. A student cannot watch or disturb any other room.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -76,26 +75,16 @@ class SelfCheckConsumer(ConsoleConsumer):
         await self.send_json({"kind": "hello", "mode": mode})
         await self.forward({"cmd": "watch"}, ref=0)
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        ref: Any = None
-        try:
-            if text_data is None or len(text_data) > 4096:
-                raise CommandError("send commands as JSON text of at most 4 KiB")
-            try:
-                raw = json.loads(text_data)
-            except ValueError:
-                raise CommandError("that was not JSON") from None
-            ref = raw.get("ref") if isinstance(raw, dict) else None
-            if not isinstance(raw, dict) or raw.get("cmd") not in ALLOWED:
-                raise CommandError("a self-check only starts, answers, skips or stops its run")
-            command = clean_command(raw)
-            if command["cmd"] == "run.start":
-                # The report is always the student's own, and always a self-check.
-                command.update(student_id=self.student_id, grader_id=None, self_check=True)
-        except CommandError as error:
-            await self.reply(ref, {"ok": False, "error": str(error)})
-            return
-        await self.forward(command, ref)
+    max_command = 4096
+
+    async def command_of(self, raw: Any) -> dict[str, Any]:
+        if not isinstance(raw, dict) or raw.get("cmd") not in ALLOWED:
+            raise CommandError("a self-check only starts, answers, skips or stops its run")
+        command = clean_command(raw)
+        if command["cmd"] == "run.start":
+            # The report is always the student's own, and always a self-check.
+            command.update(student_id=self.student_id, grader_id=None, self_check=True)
+        return command
 
     async def reply(self, ref: Any, reply: dict[str, Any]) -> None:
         if "data" in reply:
