@@ -217,33 +217,17 @@
     $("run-skip").hidden = !active;
     $("run-stop").hidden = !active;
     $("run-start").disabled = active;
-    const results = $("run-results");
-    results.replaceChildren();
-    for (const r of state.results || []) {
-      const item = el("li");
-      item.append(el("span", `badge ${r.status}`, r.status.replace("_", " ")), ` ${r.code} ${r.title}: ${r.summary}`);
-      results.append(item);
-    }
+    window.runPanel.showResults($("run-results"), state.results);
     const link = $("run-report");
     link.hidden = active;
     link.querySelector("a").href = state.report_url;
   }
 
-  setInterval(() => {
-    const countdown = $("run-countdown");
-    if (run && run.deadline && run.status === "running") {
-      countdown.textContent = `(${Math.max(0, Math.round(run.deadline - Date.now() / 1000))} s left)`;
-    } else {
-      countdown.textContent = "";
-    }
-  }, 500);
+  window.runPanel.keepCountdown($("run-countdown"), () => run);
 
   $("run-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const options = {};
-    for (const input of event.target.querySelectorAll(".options input")) {
-      if (input.value !== "") options[input.name] = Number(input.value);
-    }
+    const options = window.runPanel.timingOptions(event.target);
     const student = $("run-student").value;
     const reply = await command("run.start", {
       login: $("run-login").value,
