@@ -99,6 +99,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 # simultaneous posts, 243 failed). DB_POOL_MAX_SIZE caps each process with psycopg's pool;
 # requests wait for a connection instead. Keep processes x size under max_connections.
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+# Threads per site process that run page requests (courseware.asgi); each holds one
+# database connection while it works, so keep it under DB_POOL_MAX_SIZE.
+HTTP_THREADS = env.int("HTTP_THREADS", default=8)
 if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,

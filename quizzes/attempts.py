@@ -31,12 +31,13 @@ from quizzes.attemptrows import (  # noqa: F401 - the errors are imported from h
     StartRefused,
     chosen_ids,
     lock_result,
+    locked_answers,
     locked_open,
     locked_questions,
     pool_locked,
     spend_allowance,
 )
-from quizzes.models import Answer, Attempt, AttemptQuestion, Option, Quiz, Result
+from quizzes.models import Answer, Attempt, AttemptQuestion, Quiz, Result
 from quizzes.overrides import quiz_rules_for
 
 # Where a start's randomness comes from; tests swap in a seeded random.Random.
@@ -167,6 +168,7 @@ def attempt_write(
     answers: Mapping[int, Sequence[int]] | None = None,
     values: Mapping[int, Sequence[str]] | None = None,
     now: datetime | None = None,
+    drawn: Mapping[int, AttemptQuestion] | None = None,
 ) -> Written:
     """Save answers {position: option ids} or {position: the page's values} in three queries.
 
@@ -174,6 +176,8 @@ def attempt_write(
     one stores the allowance. Each answer is one write from the allowance, taken whole
     or refused whole (RateLimited, then nothing is saved); AttemptClosed once the
     attempt is over. Concurrent writers queue on the row lock, so the last one wins.
+    `drawn`: the attempt's questions by position, read before (they never change); then
+    the first query reads only the attempt's row and its answers at these positions.
     """
     if attempt.is_overdue(_now(now)):
         attempts_expire_overdue(quiz=attempt.quiz, user=attempt.user, now=now)
@@ -181,7 +185,12 @@ def attempt_write(
     saved: dict[int, Answer] = {}
     problems: dict[int, str] = {}
     with transaction.atomic():
-        locked, questions, answered = locked_questions(attempt, given.keys())
+        if drawn is None:
+            locked, questions, answered = locked_questions(attempt, given.keys())
+            before = {p: q.chosen for p, q in questions.items()}
+        else:
+            questions = {p: drawn[p] for p in given if p in drawn}
+            locked, before, answered = locked_answers(attempt, questions)
         spend_allowance(locked, _now(now), writes=len(given))
         for position, chosen in given.items():
             try:
@@ -191,10 +200,8 @@ def attempt_write(
                 ids = question.ids_of(list(chosen)) if answers is None else list(chosen)
                 if ids is None:
                     raise BadAnswer(f"Question {position + 1} has no such option.")
-                answer = getattr(question, "answer", None) or Answer(question=question)
-                answered -= bool(answer.chosen)
-                answer.chosen = chosen_ids(question, ids)
-                answered += bool(answer.chosen)
+                answer = Answer(question=question, chosen=chosen_ids(question, ids))
+                answered += bool(answer.chosen) - bool(before[position])
                 saved[position] = answer
             except BadAnswer as exc:
                 problems[position] = str(exc)
@@ -247,11 +254,11 @@ def _grade(
     quiz = attempt.quiz
     # The student's own rules: an extra attempt they were granted is not halved.
     rules = quiz_rules_for(quiz=quiz, user=attempt.user)
-    rows = Option.objects.filter(version__attempt_questions__attempt=attempt).values_list(
-        "version__attempt_questions__id",
-        "id",
-        "correct",
-        "version__attempt_questions__answer__chosen",
+    rows = (
+        AttemptQuestion.objects.filter(attempt=attempt)
+        .with_chosen()
+        .order_by()
+        .values_list("id", "version__options__id", "version__options__correct", "chosen")  # type: ignore[misc]
     )
     correct: dict[int, set[int]] = {}
     chosen: dict[int, frozenset[int]] = {}

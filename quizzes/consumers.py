@@ -45,8 +45,8 @@ from django.utils import timezone
 from courseware.sockets import NoSweepDispatch
 from quizzes import live
 from quizzes.attempts import AttemptClosed, BadAnswer, RateLimited
-from quizzes.models import Attempt
-from quizzes.paper import attempt_save_values, attempt_saved_values, is_value
+from quizzes.models import Attempt, AttemptQuestion
+from quizzes.paper import attempt_drawn, attempt_save_values, is_value, saved_values
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +95,27 @@ def _fetch(**lookup: Any) -> Attempt | None:
     return Attempt.objects.select_related("quiz", "user").filter(**lookup).first()
 
 
-def _load(attempt_id: int, user: User) -> tuple[Attempt | None, list]:
-    """The user's attempt (None if it is not theirs), after grading it if overdue."""
+Drawn = dict[int, AttemptQuestion]
+
+
+def _load(attempt_id: int, user: User) -> tuple[Attempt | None, list, Drawn]:
+    """The user's attempt (None if it is not theirs), what to announce, its questions.
+
+    Two queries, in one trip to the database thread: a cohort connects at once. Only an
+    attempt past its deadline is graded here (then more queries); the student has no
+    other open attempt of the test, and the sweeper grades everyone else's.
+    """
     found = _fetch(pk=attempt_id, user=user)
-    return (None, []) if found is None else _finish_state(found)
+    if found is None:
+        return None, [], {}
+    sends: list = []
+    if found.is_overdue(timezone.now()):
+        found, sends = _finish_state(found)
+    return found, sends, ({} if found.is_finished else attempt_drawn(found))
 
 
 def _save(
-    attempt: Attempt, position: int, options: list[str]
+    attempt: Attempt, drawn: Drawn, position: int, options: list[str]
 ) -> tuple[list[str] | None, int, list]:
     """Save one answer: (stored choice, answered count, what to announce).
 
@@ -114,8 +127,9 @@ def _save(
         if sends:
             return None, 0, sends
         # Someone else graded it a moment ago: the save raises AttemptClosed.
-    # Three queries: lock and read, upsert the answer, store the allowance.
-    saved = attempt_save_values(attempt=attempt, choices={position: options})
+    # Three queries: lock and read, upsert the answer, store the allowance. The drawn
+    # questions come from the socket: the lock reads only the attempt's row and answer.
+    saved = attempt_save_values(attempt=attempt, choices={position: options}, drawn=drawn)
     if position in saved.problems:
         raise BadAnswer(saved.problems[position])
     answered = saved.answered
@@ -147,6 +161,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
     """Thin: parses frames, calls quizzes.attempts, and relays the attempt's group events."""
 
     attempt: Attempt | None = None
+    drawn: Drawn = {}  # the attempt's questions by position, read on connect
     group: str | None = None
     clock: asyncio.Task | None = None
     closing = False
@@ -158,12 +173,12 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         attempt_id = int(self.scope["url_route"]["kwargs"]["attempt_id"])
-        attempt, sends = await database_sync_to_async(_load)(attempt_id, user)
+        attempt, sends, drawn = await database_sync_to_async(_load)(attempt_id, user)
         if attempt is None:
             await self.close()
             return
         await live.publish(sends)
-        self.attempt = attempt
+        self.attempt, self.drawn = attempt, drawn
         self.tokens, self.refilled = float(BURST), time.monotonic()
         await self.accept()
         if attempt.is_finished:
@@ -175,7 +190,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_send(
             self.group, {"type": "attempt.takeover", "channel": self.channel_name}
         )
-        await self.send_state()
+        await self.send_state(saved_values(drawn))
         await live.publish([(live.progress_group(attempt.quiz_id), self._progress("online"))])
         self.clock = asyncio.create_task(self.run_clock())
 
@@ -274,7 +289,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
         position, options = parse_answer(content)
         try:
             chosen, answered, sends = await database_sync_to_async(_save)(
-                self.attempt, position, options
+                self.attempt, self.drawn, position, options
             )
         except BadAnswer as exc:
             raise FrameError("bad_answer", str(exc)) from None
@@ -304,9 +319,12 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
         await self.send_json(reply)
         await live.publish(sends)
 
-    async def send_state(self) -> None:
+    async def send_state(self, answers: dict[str, list[str]] | None = None) -> None:
+        """The attempt's state; `answers` as connect read them, or read again now."""
         assert self.attempt is not None
-        answers = await database_sync_to_async(attempt_saved_values)(self.attempt)
+        if answers is None:
+            self.drawn = await database_sync_to_async(attempt_drawn)(self.attempt)
+            answers = saved_values(self.drawn)
         self.answered = len(answers)
         await self.send_json(
             {

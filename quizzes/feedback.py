@@ -58,14 +58,13 @@ def attempt_feedback(
     if not access.allowed:
         return Feedback(access, [])
     if questions is None:
-        questions = list(attempt.questions.select_related("version__objective", "answer"))
+        questions = list(attempt.questions.select_related("version__objective").with_chosen())
     wrong = sorted((q for q in questions if q.is_correct is not True), key=lambda q: q.position)
     prefetch_related_objects(wrong, "version__options", "version__objective__resources")
     missed = []
     for question in wrong:
         version = question.version
-        answer = getattr(question, "answer", None)
-        chosen = set(answer.chosen) if answer else set()
+        chosen = set(question.chosen or ())
         options = question.ordered_options()
         missed.append(
             MissedQuestion(

@@ -24,7 +24,6 @@ import weakref
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -33,8 +32,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from courseware import loop
 from quizzes.attempts import attempts_expire_overdue
-from quizzes.models import Answer, Attempt, Quiz
+from quizzes.models import Attempt, AttemptQuestion, Quiz
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,7 @@ def iso(moment: datetime | None) -> str | None:
 
 def answered_count(attempt_id: int) -> int:
     """Questions with at least one option chosen (a cleared answer does not count)."""
-    return sum(
-        1
-        for chosen in Answer.objects.filter(question__attempt_id=attempt_id).values_list(
-            "chosen", flat=True
-        )
-        if chosen
-    )
+    return AttemptQuestion.objects.filter(attempt_id=attempt_id).answered().count()
 
 
 def progress_event(attempt: Attempt, event: str, *, answered: int | None = None) -> Event:
@@ -127,7 +121,7 @@ async def publish(sends: list) -> None:
 def publish_sync(sends: list) -> None:
     """``publish`` for views and other synchronous code, after the transaction commits."""
     if sends:
-        transaction.on_commit(lambda: async_to_sync(publish)(sends))
+        transaction.on_commit(lambda: loop.start(publish, sends))
 
 
 def expire_overdue(

@@ -50,7 +50,7 @@ def attempt_paper(attempt: Attempt) -> list[PaperQuestion]:
     Two queries, reading only what the page shows: the HTML stored with each version and
     option (never rendered here), and no correct flag at all.
     """
-    questions = list(attempt.questions.select_related("version", "answer"))
+    questions = list(attempt.questions.select_related("version").with_chosen())
     shown: dict[int, SafeString] = {
         o.id: o.shown
         for o in Option.objects.filter(version_id__in=[q.version_id for q in questions]).only(
@@ -59,7 +59,6 @@ def attempt_paper(attempt: Attempt) -> list[PaperQuestion]:
     }
     paper = []
     for question in questions:
-        answer = getattr(question, "answer", None)
         paper.append(
             PaperQuestion(
                 position=question.position,
@@ -69,20 +68,21 @@ def attempt_paper(attempt: Attempt) -> list[PaperQuestion]:
                     PaperOption(value, shown[i])
                     for i, value in zip(question.option_order, question.option_values, strict=True)
                 ],
-                chosen=frozenset(question.values_of(answer.chosen)) if answer else frozenset(),
+                chosen=frozenset(question.values_of(question.chosen or [])),
             )
         )
     return paper
 
 
-def attempt_saved_values(attempt: Attempt) -> dict[str, list[str]]:
+def attempt_drawn(attempt: Attempt) -> dict[int, AttemptQuestion]:
+    """The attempt's questions by position, with their versions and `chosen` (one query)."""
+    questions = AttemptQuestion.objects.filter(attempt=attempt).select_related("version")
+    return {q.position: q for q in questions.with_chosen().order_by()}
+
+
+def saved_values(drawn: Mapping[int, AttemptQuestion]) -> dict[str, list[str]]:
     """{position: chosen values} of the answered questions, as the socket's state sends it."""
-    questions = AttemptQuestion.objects.filter(attempt=attempt).select_related("answer")
-    return {
-        str(q.position): q.values_of(q.answer.chosen)
-        for q in questions
-        if hasattr(q, "answer") and q.answer.chosen
-    }
+    return {str(p): q.values_of(q.chosen) for p, q in drawn.items() if q.chosen}
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,11 @@ class Saved:
 
 
 def attempt_save_values(
-    *, attempt: Attempt, choices: Mapping[int, Sequence[str]], now: datetime | None = None
+    *,
+    attempt: Attempt,
+    choices: Mapping[int, Sequence[str]],
+    now: datetime | None = None,
+    drawn: Mapping[int, AttemptQuestion] | None = None,
 ) -> Saved:
     """Save answers given as the page's values {position: values}; see attempt_write.
 
@@ -104,6 +108,6 @@ def attempt_save_values(
     """
     if not choices:
         return Saved({}, {}, {})
-    written = attempt_write(attempt=attempt, values=choices, now=now)
+    written = attempt_write(attempt=attempt, values=choices, now=now, drawn=drawn)
     values = {p: written.questions[p].values_of(a.chosen) for p, a in written.answers.items()}
     return Saved(values, written.answers, written.problems, written.answered)

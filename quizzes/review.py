@@ -67,15 +67,16 @@ def attempt_review(*, attempt: Attempt, now: datetime | None = None) -> Review:
     access = attempt_review_access(attempt=attempt, now=now)
     if not access.allowed:
         return Review(access, [])
-    questions = attempt.questions.select_related(
-        "version", "version__objective", "answer"
-    ).prefetch_related("version__options")
+    questions = (
+        attempt.questions.select_related("version", "version__objective")
+        .with_chosen()
+        .prefetch_related("version__options")
+    )
     shown = []
     for question in questions:
         if access.questions == "wrong" and question.is_correct:
             continue
-        answer = getattr(question, "answer", None)
-        chosen = set(answer.chosen) if answer else set()
+        chosen = set(question.chosen or ())
         version = question.version
         shown.append(
             ReviewQuestion(

@@ -246,7 +246,7 @@ def result(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     # Each fact once: the student's rules, attempts and counted score feed the pure rules.
     rules = quiz_rules_for(quiz=quiz, user=request.user)
     # Read once for the feedback and the breakdown.
-    questions = list(attempt.questions.select_related("version__objective", "answer"))
+    questions = list(attempt.questions.select_related("version__objective").with_chosen())
     feedback = attempt_feedback(attempt=attempt, rules=rules, questions=questions)
     history = list(Attempt.objects.for_student(quiz, request.user).order_by("-number"))
     now = timezone.now()

@@ -78,20 +78,29 @@ def test_query_counts_do_not_depend_on_the_number_of_questions(module):
 
 @pytest.mark.django_db
 def test_a_live_socket_answer_is_three_queries_and_the_last_write_wins(module, student):
-    """One answer over the socket: lock and read, upsert, allowance. A later write of the
-    same question replaces the earlier one, and the answered count follows."""
+    """Connecting reads the attempt and its questions (2 queries); one answer over the
+    socket is lock and read, upsert, allowance. A later write of the same question
+    replaces the earlier one, and the answered count follows, down to 0 when cleared."""
     quiz = load_quiz(ST2)
     client_for(student).post(reverse("quizzes:start", args=[quiz.slug]))
     attempt = Attempt.objects.select_related("quiz", "user").get(quiz=quiz, user=student)
+    n, (found, _, drawn) = queries_of(lambda: consumers._load(attempt.pk, student))
+    assert (n, found, len(drawn)) == (2, attempt, quiz.questions_per_attempt)
     question = attempt.questions.prefetch_related("version__options").get(position=3)
     options = list(question.option_values)
-    n, (chosen, answered, _) = queries_of(lambda: consumers._save(attempt, 3, options[:1]))
+
+    def save(values: list[str]) -> tuple:
+        return queries_of(lambda: consumers._save(attempt, drawn, 3, values))
+
+    n, (chosen, answered, _) = save(options[:1])
     assert (n, chosen, answered) == (3, sorted(options[:1]), 1)
-    n, (chosen, answered, _) = queries_of(lambda: consumers._save(attempt, 3, key_values(question)))
+    n, (chosen, answered, _) = save(key_values(question))
     assert (n, chosen, answered) == (3, key_values(question), 1)
     assert Answer.objects.get(question=question).chosen == sorted(
         question.ids_of(key_values(question)) or []
     )
+    n, (chosen, answered, _) = save([])
+    assert (n, chosen, answered) == (3, [], 0)
 
 
 @pytest.mark.django_db
