@@ -252,6 +252,11 @@ class BodyLimit:
         if length > limit:
             await _answer(send, 413, b"Request body too large\n")
             return
+        if not declared and any(k == b"transfer-encoding" for k, _ in scope.get("headers", [])):
+            # Pages run as WSGI (courseware.asgi), which reads no body without a length:
+            # say so at once rather than let a form arrive empty. Browsers send lengths.
+            await _answer(send, 411, b"Length Required: send the body with a Content-Length\n")
+            return
         seen = 0
         over = False
         started = False

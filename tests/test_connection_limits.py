@@ -155,8 +155,9 @@ def test_a_huge_declared_body_gets_413_before_a_byte_of_it_is_sent(strict):
         assert refused_with(sock, wait=3) == b"HTTP/1.1 413 Request Entity Too Large"
 
 
-def test_a_chunked_body_is_cut_off_with_413_once_it_passes_the_limit(strict):
-    """No declared length: counted as it streams, refused before the client is done."""
+def test_a_chunked_body_is_refused_with_411_before_any_of_it_is_read(strict):
+    """No declared length: pages run as WSGI, which cannot read such a body, so the
+    server says so at once instead of passing the view an empty form."""
     site, _ = strict
     sock = connect(site)
     sock.sendall(b"POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -169,7 +170,7 @@ def test_a_chunked_body_is_cut_off_with_413_once_it_passes_the_limit(strict):
         answer = refused_with(sock, wait=0.05)
         if answer is not None:
             break
-    assert answer == b"HTTP/1.1 413 Request Entity Too Large"
+    assert answer == b"HTTP/1.1 411 Length Required"
 
 
 # -- BodyLimit on its own ---------------------------------------------------------------------
@@ -224,6 +225,13 @@ def test_body_limit_stops_a_streamed_body_at_the_limit_and_answers_413():
     sent, unread = asyncio.run(call(app, [], [b"x" * 6, b"x" * 6, b"x" * 6]))
     assert sent[0]["status"] == 413
     assert read == [b"x" * 6] and len(unread) == 1  # the third chunk was never asked for
+
+
+@pytest.mark.django_db(transaction=False)
+def test_body_limit_asks_for_a_length_when_the_body_is_chunked():
+    app, read = reader()
+    sent, _ = asyncio.run(call(app, [(b"transfer-encoding", b"chunked")], [b"x" * 6]))
+    assert sent[0]["status"] == 411 and read == []
 
 
 @pytest.mark.django_db(transaction=False)
