@@ -19,6 +19,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from courseware.markup import render_inline  # noqa: F401 - re-exported for the pages
@@ -270,13 +271,12 @@ def _grade(
     responses = [
         grading.Response(correct=frozenset(correct[q]), chosen=chosen[q]) for q in sorted(correct)
     ]
-    AttemptQuestion.objects.bulk_update(
-        [
-            AttemptQuestion(id=q, is_correct=r.is_correct)
-            for q, r in zip(sorted(correct), responses, strict=True)
-        ],
-        ["is_correct"],
-    )
+    # One UPDATE with one IN list: bulk_update's CASE of 20 branches cost a quarter of
+    # a Submit's CPU to build.
+    right = [q for q, r in zip(sorted(correct), responses, strict=True) if r.is_correct]
+    # An empty IN list would compile to NULL, not false.
+    marks = Q(pk__in=right) if right else False
+    AttemptQuestion.objects.filter(attempt=attempt).update(is_correct=marks)
     # For the announcement: how many questions had an answer (no query to count them).
     attempt.answered = sum(1 for c in chosen.values() if c)
 

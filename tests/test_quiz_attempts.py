@@ -124,6 +124,15 @@ def test_a_submit_grades_stores_the_receipt_and_the_counted_score(quiz, student)
     assert result.receipt.startswith("Attempt 1: 3 of 4 correct")
 
 
+def test_each_question_is_marked_right_or_wrong_even_when_none_is_right(quiz, student):
+    attempt = take(quiz, student, right=0)
+    flags = list(attempt.questions.order_by("position").values_list("is_correct", flat=True))
+    assert (attempt.correct_count, flags) == (0, [False] * 4)
+    other = take(quiz, make_user("ace"), right=4)
+    flags = list(other.questions.order_by("position").values_list("is_correct", flat=True))
+    assert (other.correct_count, flags) == (4, [True] * 4)
+
+
 def test_a_second_submit_of_the_same_attempt_is_refused_and_changes_nothing(quiz, student):
     attempt = take(quiz, student, right=4)
     with pytest.raises(AttemptClosed, match="Attempt 1 was already submitted"):
