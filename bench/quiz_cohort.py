@@ -5,20 +5,27 @@ double-clicks Start (two requests at once, one to each process; a first attempt 
 replace confirmation), opens the attempt page, saves every answer over the attempt
 socket one frame at a time (each timed until its "saved" reply), then double-clicks
 Submit. Afterwards every student must have exactly one attempt, submitted, with every
-answer counted. Blocking clients in threads: one thread per student in flight.
+answer counted.
+
+The students are coroutines on one uvloop event loop, not threads: the generator shares
+the servers' two cores, which real students' browsers never take from the server, so it
+should take as little of them as it can (a thread per student, 1,000 of them contending
+for one interpreter, took more and slowed its own clients down).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import statistics
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
-from websockets.sync.client import connect
+import uvloop
+from websockets.asyncio.client import connect
 
 STEPS = ["test page", "start", "attempt page", "answer (socket)", "submit"]
 
@@ -35,112 +42,147 @@ def percentiles(times: list[float]) -> dict:
     }
 
 
-def twice(call: Callable[[int], tuple]) -> list[tuple]:
+def timeline(times: dict[str, list[float]], ended: dict[str, list[float]]) -> list[str]:
+    """Per 10 s of the run: how many of each step ended then, and their p99 (ms)."""
+    rows = []
+    last = max((t for step in STEPS for t in ended[step]), default=0)
+    for start in range(0, int(last) + 1, 10):
+        cells = []
+        for step in STEPS:
+            window = [
+                ms
+                for ms, t in zip(times[step], ended[step], strict=True)
+                if start <= t < start + 10
+            ]
+            if window:
+                cells.append(f"{step} n={len(window)} p99 {percentiles(window)['p99_ms']:.0f}")
+        rows.append(f"{start:>3}-{start + 10:<3} s: " + "; ".join(cells))
+    return rows
+
+
+async def request(
+    port: int, method: str, path: str, cookie: str, form: dict | None = None
+) -> tuple[int, float, str | None]:
+    """One HTTP/1.1 request on its own connection: (status, milliseconds, Location)."""
+    body = urlencode(form or {}).encode() if method == "POST" else b""
+    head = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        f"Cookie: {cookie}",
+        "Connection: close",
+        f"Content-Length: {len(body)}",
+    ]
+    if method == "POST":
+        head.append("Content-Type: application/x-www-form-urlencoded")
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        response = await asyncio.wait_for(reader.read(), timeout=120)  # to the server's close
+    finally:
+        writer.close()
+    elapsed = (time.perf_counter() - started) * 1000
+    header, _, _ = response.partition(b"\r\n\r\n")
+    lines = header.decode("latin-1").split("\r\n")
+    location = next(
+        (line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("location:")),
+        None,
+    )
+    return int(lines[0].split()[1]), elapsed, location
+
+
+async def twice(call: Callable[[int], Awaitable[tuple]]) -> list[tuple]:
     """A double click: the same request twice at the same instant, to both processes."""
-    barrier = threading.Barrier(2)
-    results: list = [None, None]
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = call(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return list(await asyncio.gather(call(0), call(1)))
 
 
-def cohort_run(
+async def cohort_run(
     *,
     ports: list[int],
     cohort: list[dict],
     slug: str,
     spread: float,
-    request: Callable,
     answers_of: Callable[[int], dict[int, list[str]]],
-    attempt_of: Callable[[int], int],
     think: float = 0.25,
 ) -> dict:
-    """Run the cohort; `answers_of(attempt id)` gives the right values per position."""
+    """Run the cohort; `answers_of(attempt id)` (blocking) gives the right values per position."""
     csrf = "c" * 32
     times: dict[str, list[float]] = {step: [] for step in STEPS}
+    ended: dict[str, list[float]] = {step: [] for step in STEPS}  # seconds into the run
     errors: list[str] = []
-    lock = threading.Lock()
     offsets = sorted(random.uniform(0, spread) for _ in cohort)
     began = time.perf_counter()
 
     def record(step: str, ms: float) -> None:
-        with lock:
-            times[step].append(ms)
+        times[step].append(ms)
+        ended[step].append(time.perf_counter() - began)
 
-    def fail(text: str) -> None:
-        with lock:
-            errors.append(text)
-
-    def student(i: int) -> None:
+    async def student(i: int) -> None:
         who = cohort[i]
         cookie = f"sessionid={who['session']}; csrftoken={csrf}"
         port = ports[i % len(ports)]
-        time.sleep(max(0.0, offsets[i] - (time.perf_counter() - began)))
-        status, ms, _ = request(port, "GET", f"/quizzes/{slug}/", cookie)
+        await asyncio.sleep(max(0.0, offsets[i] - (time.perf_counter() - began)))
+        status, ms, _ = await request(port, "GET", f"/quizzes/{slug}/", cookie)
         record("test page", ms)
         if status != 200:
-            fail(f"test page of {who['id']}: {status}")
+            errors.append(f"test page of {who['id']}: {status}")
         form = {"csrfmiddlewaretoken": csrf}
-        for status, ms, location in twice(
+        started = await twice(
             lambda twin: request(
                 ports[(i + twin) % len(ports)], "POST", f"/quizzes/{slug}/start/", cookie, form
             )
-        ):
+        )
+        for status, ms, location in started:
             record("start", ms)
             if status != 302 or "/attempts/" not in (location or ""):
-                fail(f"start of {who['id']}: {status} {location}")
-        attempt = attempt_of(who["id"])
-        path = f"/quizzes/{slug}/attempts/{attempt}/"
-        status, ms, _ = request(port, "GET", path, cookie)
+                errors.append(f"start of {who['id']}: {status} {location}")
+        path = started[0][2] or ""
+        attempt = int(path.rstrip("/").rsplit("/", 1)[1])
+        status, ms, _ = await request(port, "GET", path, cookie)
         record("attempt page", ms)
         if status != 200:
-            fail(f"attempt page of {who['id']}: {status}")
+            errors.append(f"attempt page of {who['id']}: {status}")
         headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
         url = f"ws://127.0.0.1:{port}/ws/quizzes/attempts/{attempt}/"
-        with connect(url, additional_headers=headers, open_timeout=60) as socket:
-            for position, values in answers_of(attempt).items():
+        answers = await asyncio.to_thread(answers_of, attempt)
+        async with connect(url, additional_headers=headers, open_timeout=60) as socket:
+            for position, values in answers.items():
                 sent = time.perf_counter()
-                socket.send(json.dumps({"type": "answer", "question": position, "options": values}))
+                await socket.send(
+                    json.dumps({"type": "answer", "question": position, "options": values})
+                )
                 while True:
-                    frame = json.loads(socket.recv(timeout=60))
+                    frame = json.loads(await asyncio.wait_for(socket.recv(), timeout=60))
                     if frame["type"] in ("saved", "error"):
                         break
                 record("answer (socket)", (time.perf_counter() - sent) * 1000)
                 if frame["type"] != "saved":
-                    fail(f"answer of {who['id']}: {frame}")
+                    errors.append(f"answer of {who['id']}: {frame}")
                 # Students click, they do not stream: the attempt's allowance is 5 a second,
                 # and --think 0.25 is that pace (a stress test; people read the question).
-                time.sleep(think)
+                await asyncio.sleep(think)
         submit = {"csrfmiddlewaretoken": csrf, "action": "submit", "confirm": "1"}
-        for status, ms, location in twice(
+        for status, ms, location in await twice(
             lambda twin: request(ports[(i + twin) % len(ports)], "POST", path, cookie, submit)
         ):
             record("submit", ms)
             if status != 302 or "/result/" not in (location or ""):
-                fail(f"submit of {who['id']}: {status} {location}")
+                errors.append(f"submit of {who['id']}: {status} {location}")
 
-    def guarded(i: int) -> None:
+    async def guarded(i: int) -> None:
         try:
-            student(i)
+            await student(i)
         except Exception as exc:  # one student's failure is a finding, not a crash
-            fail(f"student {cohort[i]['id']}: {exc!r}")
+            errors.append(f"student {cohort[i]['id']}: {exc!r}")
 
-    with ThreadPoolExecutor(max_workers=len(cohort)) as pool:
-        list(pool.map(guarded, range(len(cohort))))
+    await asyncio.gather(*(guarded(i) for i in range(len(cohort))))
     return {
         "students": len(cohort),
         "spread_s": spread,
         "think_s": think,
         "wall_s": round(time.perf_counter() - began, 1),
         "steps": {step: percentiles(times[step]) for step in STEPS},
+        "timeline": timeline(times, ended),
         "errors": len(errors),
         "first_errors": errors[:5],
     }
@@ -152,7 +194,6 @@ def cohort_phase(
     spread: float,
     *,
     slug: str,
-    request: Callable,
     answers: Callable,
     think: float = 0.25,
 ) -> dict:
@@ -173,22 +214,15 @@ def cohort_phase(
                 connection.close()
         return {int(name[1:]): values for name, values in fields.items()}
 
-    def attempt_of(user_id: int) -> int:
-        with reads:
-            try:
-                return Attempt.objects.get(quiz__slug=slug, user_id=user_id).pk
-            finally:
-                connection.close()
-
-    run = cohort_run(
-        ports=ports,
-        cohort=cohort,
-        slug=slug,
-        spread=spread,
-        request=request,
-        answers_of=answers_of,
-        attempt_of=attempt_of,
-        think=think,
+    run = uvloop.run(
+        cohort_run(
+            ports=ports,
+            cohort=cohort,
+            slug=slug,
+            spread=spread,
+            answers_of=answers_of,
+            think=think,
+        )
     )
     ids = [s["id"] for s in cohort]
     rows = list(

@@ -37,6 +37,7 @@ from quizzes.attemptrows import (  # noqa: F401 - the errors are imported from h
     locked_questions,
     pool_locked,
     spend_allowance,
+    store_answers,
 )
 from quizzes.models import Answer, Attempt, AttemptQuestion, Quiz, Result
 from quizzes.overrides import quiz_rules_for
@@ -171,14 +172,15 @@ def attempt_write(
     now: datetime | None = None,
     drawn: Mapping[int, AttemptQuestion] | None = None,
 ) -> Written:
-    """Save answers {position: option ids} or {position: the page's values} in three queries.
+    """Save answers {position: option ids} or {position: the page's values} in two queries.
 
-    One query locks the attempt's row and reads the questions, one upserts every answer,
-    one stores the allowance. Each answer is one write from the allowance, taken whole
-    or refused whole (RateLimited, then nothing is saved); AttemptClosed once the
-    attempt is over. Concurrent writers queue on the row lock, so the last one wins.
-    `drawn`: the attempt's questions by position, read before (they never change); then
-    the first query reads only the attempt's row and its answers at these positions.
+    One query locks the attempt's row and reads the questions, one upserts every answer
+    and stores the allowance (two statements on SQLite). Each answer is one write from
+    the allowance, taken whole or refused whole (RateLimited, then nothing is saved);
+    AttemptClosed once the attempt is over. Concurrent writers queue on the row lock, so
+    the last one wins. `drawn`: the attempt's questions by position, read before (they
+    never change); then the first query reads only the attempt's row and its answers at
+    these positions.
     """
     if attempt.is_overdue(_now(now)):
         attempts_expire_overdue(quiz=attempt.quiz, user=attempt.user, now=now)
@@ -192,7 +194,8 @@ def attempt_write(
         else:
             questions = {p: drawn[p] for p in given if p in drawn}
             locked, before, answered = locked_answers(attempt, questions)
-        spend_allowance(locked, _now(now), writes=len(given))
+        moment = _now(now)  # once the lock is held
+        spend_allowance(locked, moment, writes=len(given))
         for position, chosen in given.items():
             try:
                 question = questions.get(position)
@@ -206,14 +209,7 @@ def attempt_write(
                 saved[position] = answer
             except BadAnswer as exc:
                 problems[position] = str(exc)
-        if saved:
-            Answer.objects.bulk_create(
-                saved.values(),
-                update_conflicts=True,
-                unique_fields=["question"],
-                update_fields=["chosen", "updated_at"],
-            )
-        locked.save(update_fields=["allowance", "allowance_at"])
+        store_answers(locked, saved.values(), moment)
     return Written(saved, problems, questions, answered)
 
 
@@ -242,6 +238,10 @@ def attempt_answer(
     if problems:
         raise BadAnswer(problems[position])
     return saved[position]
+
+
+# What grading writes to an attempt's row; the rest (its allowance above all) is left as it is.
+GRADED_FIELDS = "status submitted_at correct_count accuracy score max_score halved receipt".split()  # noqa: SIM905
 
 
 def _grade(
@@ -300,12 +300,12 @@ def _grade(
     if expired:
         receipt = f"Time ran out, so the answers saved before it were graded: {receipt}"
     attempt.receipt = receipt
-    attempt.save()
+    attempt.save(update_fields=GRADED_FIELDS)
 
     result.score = counted.score
     result.attempt = next(a for a in [attempt, *finished] if a.number == counted.attempt_number)
     result.receipt = f"Attempt {attempt.number}: {receipt}"
-    result.save()
+    result.save(update_fields=["score", "attempt", "receipt", "updated_at"])
     return attempt
 
 

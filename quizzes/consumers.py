@@ -60,6 +60,8 @@ MAX_REF_CHARS = 64
 # A token bucket per socket for frames of any kind: bursts of BURST, RATE a second after.
 # Answers also draw on the attempt's own allowance (quizzes.pacing).
 BURST, RATE = 20, 5.0
+# A socket's "answered" events for the mentors' view: at most one a second (live.Throttled).
+PROGRESS_EVERY = 1.0
 
 
 class FrameError(Exception):
@@ -127,7 +129,7 @@ def _save(
         if sends:
             return None, 0, sends
         # Someone else graded it a moment ago: the save raises AttemptClosed.
-    # Three queries: lock and read, upsert the answer, store the allowance. The drawn
+    # Two queries: lock and read, then upsert the answer and store the allowance. The drawn
     # questions come from the socket: the lock reads only the attempt's row and answer.
     saved = attempt_save_values(attempt=attempt, choices={position: options}, drawn=drawn)
     if position in saved.problems:
@@ -166,6 +168,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
     clock: asyncio.Task | None = None
     closing = False
     answered = 0
+    progress: live.Throttled | None = None  # its "answered" events, from connect on
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -180,6 +183,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
         await live.publish(sends)
         self.attempt, self.drawn = attempt, drawn
         self.tokens, self.refilled = float(BURST), time.monotonic()
+        self.progress = live.Throttled(PROGRESS_EVERY)
         await self.accept()
         if attempt.is_finished:
             await self.finish(attempt.status, live.result_url(attempt))
@@ -206,6 +210,8 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
         """Leave the group and stop the clock; runs on every way out (channels#1209)."""
         if self.clock is not None and self.clock is not asyncio.current_task():
             self.clock.cancel()
+        if self.progress is not None:
+            await self.progress.flush()  # before "offline", so the view ends on the truth
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
@@ -317,7 +323,8 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
         if _ref(content) is not None:
             reply["ref"] = _ref(content)
         await self.send_json(reply)
-        await live.publish(sends)
+        assert self.progress is not None  # set on connect, with the attempt
+        await self.progress.publish(sends)
 
     async def send_state(self, answers: dict[str, list[str]] | None = None) -> None:
         """The attempt's state; `answers` as connect read them, or read again now."""

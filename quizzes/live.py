@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from datetime import datetime
 from typing import Any
@@ -116,6 +117,46 @@ async def publish(sends: list) -> None:
             await layer.group_send(group, event)
         except Exception:
             log.exception("could not publish %s to %s", event.get("type"), group)
+
+
+class Throttled:
+    """Publishes snapshots at most once per `every` seconds; of those waiting, the newest.
+
+    For a socket's "answered" events: each is the attempt's whole state (progress_event),
+    so the mentors' view loses nothing by skipping the older ones, and a cohort answering
+    at the allowance's pace sends a quarter of the channel-layer traffic. The first event
+    after a quiet spell goes at once.
+    """
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.sent_at = -every
+        self.due: list | None = None
+        self.timer: asyncio.Task | None = None
+
+    async def publish(self, sends: list) -> None:
+        self.due = sends
+        wait = self.sent_at + self.every - time.monotonic()
+        if self.timer is None:
+            if wait <= 0:
+                await self.flush()
+            else:
+                self.timer = asyncio.create_task(self._later(wait))
+
+    async def _later(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self.timer = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Publish what is waiting now (when its socket closes)."""
+        if self.timer is not None and self.timer is not asyncio.current_task():
+            self.timer.cancel()
+            self.timer = None
+        due, self.due = self.due, None
+        if due:
+            self.sent_at = time.monotonic()
+            await publish(due)
 
 
 def publish_sync(sends: list) -> None:

@@ -156,6 +156,44 @@ async def test_a_student_answering_on_their_own_socket_updates_their_mentors_vie
     await mentor.disconnect()
 
 
+async def test_quick_answers_reach_the_mentors_view_as_the_newest_snapshot_once_a_second(world):
+    """The first answer shows at once; of three more within the second only the newest
+    travels, when the second is up; one still waiting when the page closes is sent
+    before "offline"."""
+    mentor = socket(world, "mentor")
+    assert (await mentor.connect())[0]
+    await mentor.receive_json_from()
+    path = f"/ws/quizzes/attempts/{world.alice_attempt.pk}/"
+    student = socket(world, "student", path=path)
+    assert (await student.connect())[0]
+    assert (await student.receive_json_from())["type"] == "state"
+    assert (await mentor.receive_json_from())["event"] == "online"
+    values = await sync_to_async(
+        lambda: [q.option_values for q in world.alice_attempt.questions.order_by("position")]
+    )()
+
+    async def answer(position: int) -> None:
+        await student.send_json_to(
+            {"type": "answer", "question": position, "options": values[position][:1]}
+        )
+        while (await student.receive_json_from())["type"] != "saved":
+            pass
+
+    for position in (1, 2, 3):
+        await answer(position)
+    first = await mentor.receive_json_from(timeout=0.5)
+    assert (first["event"], first["answered"]) == ("answered", 2)
+    assert await mentor.receive_nothing(timeout=0.3)
+    newest = await mentor.receive_json_from(timeout=2)
+    assert (newest["event"], newest["answered"]) == ("answered", 4)
+    await answer(3)  # the same answer again: due in a second, but the page closes first
+    await student.disconnect()
+    last, offline = [await mentor.receive_json_from(timeout=2) for _ in range(2)]
+    assert (last["event"], last["answered"], offline["event"]) == ("answered", 4, "offline")
+    assert await mentor.receive_nothing(timeout=1.2)
+    await mentor.disconnect()
+
+
 async def test_refresh_sends_a_new_snapshot_and_junk_is_ignored(world):
     client = socket(world, "mentor")
     assert (await client.connect())[0]

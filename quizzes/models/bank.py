@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -233,6 +234,15 @@ class Question(models.Model):
         return "new version" if current else "created"
 
 
+def stored_html(html: str, source: str, render: Callable[[str], SafeString]) -> SafeString:
+    """The HTML stored with the content (sanitised then), or `source` rendered now.
+
+    Rendering happens when content is saved or loaded; a row stored before its HTML
+    column existed is rendered on the fly.
+    """
+    return mark_safe(html) if html else render(source)  # noqa: S308 - sanitised when stored
+
+
 class QuestionVersion(models.Model):
     """One fixed wording of a question; once an attempt drew it, it never changes."""
 
@@ -300,13 +310,11 @@ class QuestionVersion(models.Model):
     @property
     def text_shown(self) -> SafeString:
         """The stem as HTML: stored when the content was set."""
-        return mark_safe(self.text_html) if self.text_html else render_markdown(self.text)  # noqa: S308
+        return stored_html(self.text_html, self.text, render_markdown)
 
     @property
     def explanation_shown(self) -> SafeString:
-        if self.explanation_html:
-            return mark_safe(self.explanation_html)  # noqa: S308 - sanitised when stored
-        return render_markdown(self.explanation)
+        return stored_html(self.explanation_html, self.explanation, render_markdown)
 
     def is_used(self) -> bool:
         return self.attempt_questions.exists()
@@ -333,4 +341,4 @@ class Option(models.Model):
     @property
     def shown(self) -> SafeString:
         """The option as inline HTML: stored when the version's content was set."""
-        return mark_safe(self.html) if self.html else render_inline(self.text)  # noqa: S308
+        return stored_html(self.html, self.text, render_inline)
