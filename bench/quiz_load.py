@@ -377,7 +377,6 @@ def main() -> None:
                 cohort,
                 args.spread,
                 slug=COHORT,
-                answers=right_answers,
                 think=args.think,
             )
         else:
