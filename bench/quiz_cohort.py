@@ -137,7 +137,7 @@ async def cohort_run(
             if status != 302 or "/attempts/" not in (location or ""):
                 errors.append(f"start of {who['id']}: {status} {location}")
         path = started[0][2] or ""
-        attempt = int(path.rstrip("/").rsplit("/", 1)[1])
+        attempt = attempt_id(path)
         status, ms, _ = await request(port, "GET", path, cookie)
         record("attempt page", ms)
         if status != 200:
@@ -188,6 +188,36 @@ async def cohort_run(
     }
 
 
+def attempt_id(path: str) -> int:
+    """The attempt's id in its page's path, /quizzes/<slug>/attempts/<id>/."""
+    return int(path.rstrip("/").rsplit("/", 1)[1])
+
+
+def key_reader(slug: str) -> Callable[[int], dict[int, list[str]]]:
+    """(attempt id) -> {position: the values of its right options, sorted}; blocking.
+
+    Reads the test's key once; then one small query per attempt.
+    """
+    from quizzes.models import AttemptQuestion, Option
+
+    key = set(
+        Option.objects.filter(version__question__quiz__slug=slug, correct=True).values_list(
+            "id", flat=True
+        )
+    )
+
+    def right_values(attempt: int) -> dict[int, list[str]]:
+        rows = AttemptQuestion.objects.filter(attempt_id=attempt).values_list(
+            "position", "option_order", "option_values"
+        )
+        return {
+            position: sorted(v for i, v in zip(order, values, strict=True) if i in key)
+            for position, order, values in rows
+        }
+
+    return right_values
+
+
 def cohort_phase(
     ports: list[int],
     cohort: list[dict],
@@ -197,28 +227,15 @@ def cohort_phase(
     think: float = 0.25,
 ) -> dict:
     """bench/quiz_cohort.py against the servers, then the count of attempts and answers."""
-    from quizzes.models import Attempt, AttemptQuestion, Option
+    from quizzes.models import Attempt
 
     # The key once, then one small read per student on two threads that keep their
     # connections: the generator shares the cores (and PostgreSQL) with the servers.
-    key = set(
-        Option.objects.filter(version__question__quiz__slug=slug, correct=True).values_list(
-            "id", flat=True
-        )
-    )
+    right_values = key_reader(slug)
     reads = ThreadPoolExecutor(max_workers=2)
 
-    def right_values(attempt_id: int) -> dict[int, list[str]]:
-        rows = AttemptQuestion.objects.filter(attempt_id=attempt_id).values_list(
-            "position", "option_order", "option_values"
-        )
-        return {
-            position: sorted(v for i, v in zip(order, values, strict=True) if i in key)
-            for position, order, values in rows
-        }
-
-    async def answers_of(attempt_id: int) -> dict[int, list[str]]:
-        return await asyncio.get_running_loop().run_in_executor(reads, right_values, attempt_id)
+    async def answers_of(attempt: int) -> dict[int, list[str]]:
+        return await asyncio.get_running_loop().run_in_executor(reads, right_values, attempt)
 
     run = uvloop.run(
         cohort_run(

@@ -57,8 +57,6 @@ async def steps(port: int, cohort: list[dict], server: str, slug: str) -> dict[s
     """Each step for every student in turn; [server ms, PostgreSQL ms] per request."""
     from websockets.asyncio.client import connect
 
-    from quizzes.models import Attempt
-
     csrf = "c" * 32
     figures: dict[str, list] = {}
     paths: dict[int, str] = {}
@@ -97,8 +95,7 @@ async def steps(port: int, cohort: list[dict], server: str, slug: str) -> dict[s
         paths[i] = await http(i, "POST", f"/quizzes/{slug}/start/", form, 302)
 
     async def opened(i: int) -> None:
-        attempt = int(paths[i].rstrip("/").rsplit("/", 1)[1])
-        url = f"ws://127.0.0.1:{port}/ws/quizzes/attempts/{attempt}/"
+        url = f"ws://127.0.0.1:{port}/ws/quizzes/attempts/{quiz_cohort.attempt_id(paths[i])}/"
         headers = {"Cookie": cookie(i), "Origin": f"http://127.0.0.1:{port}"}
         sockets[i] = await connect(url, additional_headers=headers)
         while json.loads(await sockets[i].recv())["type"] != "state":
@@ -122,10 +119,9 @@ async def steps(port: int, cohort: list[dict], server: str, slug: str) -> dict[s
     await each("start", start)
     await each("start again", start)
     await each("attempt page", lambda i: http(i, "GET", paths[i], None, 200))
+    right_values = await asyncio.to_thread(quiz_cohort.key_reader, slug)
     for i in range(len(cohort)):
-        attempt = await asyncio.to_thread(Attempt.objects.get, pk=int(paths[i].split("/")[-2]))
-        fields = await asyncio.to_thread(quiz_load.right_answers, attempt)
-        answers[i] = {int(name[1:]): values for name, values in fields.items()}
+        answers[i] = await asyncio.to_thread(right_values, quiz_cohort.attempt_id(paths[i]))
     await each("socket connect", opened)
     await measure("socket answer", rounds, len(cohort) * 20)
     await each("submit", submit)

@@ -11,7 +11,6 @@ import json
 import math
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -210,19 +209,22 @@ def store_answers(locked: Attempt, answers: Collection[Answer], now: datetime) -
     statement (a data-modifying WITH), so a save is four round trips: BEGIN, the lock,
     this, COMMIT. SQLite has no data-modifying WITH: there they are two statements.
     """
-    ops, postgres = connection.ops, connection.vendor == "postgresql"
+    ops = connection.ops
     # Only table names from the models and constants go into the text; values are parameters.
     update = (
         f"UPDATE {Attempt._meta.db_table} SET allowance = %s, allowance_at = %s "  # noqa: S608
         "WHERE id = %s"
     )
-    update_params: list[Any] = [
+    update_params = [
         locked.allowance,
         ops.adapt_datetimefield_value(locked.allowance_at),
         locked.pk,
     ]
-    statements: list[tuple[str, list[Any]]] = [(update, update_params)]
-    if answers:
+    with connection.cursor() as cursor:
+        if not answers:
+            cursor.execute(update, update_params)
+            return
+        postgres = connection.vendor == "postgresql"
         row = "(%s, %s::jsonb, %s)" if postgres else "(%s, %s, %s)"
         upsert = (
             f"INSERT INTO {Answer._meta.db_table} (question_id, chosen, updated_at) "  # noqa: S608
@@ -230,16 +232,12 @@ def store_answers(locked: Attempt, answers: Collection[Answer], now: datetime) -
             "DO UPDATE SET chosen = excluded.chosen, updated_at = excluded.updated_at"
         )
         stamp = ops.adapt_datetimefield_value(now)
-        params: list[Any] = [
-            v for a in answers for v in (a.question_id, json.dumps(a.chosen), stamp)
-        ]
+        params = [v for a in answers for v in (a.question_id, json.dumps(a.chosen), stamp)]
         if postgres:
-            statements = [(f"WITH saved AS ({upsert}) {update}", params + update_params)]
+            cursor.execute(f"WITH saved AS ({upsert}) {update}", [*params, *update_params])
         else:
-            statements.insert(0, (upsert, params))
-    with connection.cursor() as cursor:
-        for sql, values in statements:
-            cursor.execute(sql, values)
+            cursor.execute(upsert, params)
+            cursor.execute(update, update_params)
 
 
 def spend_allowance(locked: Attempt, now: datetime, *, writes: int) -> None:
