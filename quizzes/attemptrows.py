@@ -7,15 +7,17 @@ is one or two queries; quizzes.attempts puts them together in transactions.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import OuterRef
+from django.utils import timezone
 
 from quizzes import grading, pacing
 from quizzes.models import (
@@ -181,24 +183,37 @@ def locked_answers(
     answer, drawn = Answer._meta.db_table, AttemptQuestion._meta.db_table
     positions = list(questions)
     chosen = "".join(
-        f", (SELECT chosen FROM {answer} WHERE question_id = %s) AS chosen_{i}"  # noqa: S608
-        for i in range(len(positions))
+        f", (SELECT chosen FROM {answer} WHERE question_id = %s)"  # noqa: S608
+        for _ in positions
     )
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
     # Only table names from the models and constants go into the text; ids are parameters.
     # An answer's chosen is JSON text on both backends; '[]' is a cleared answer.
     sql = (
-        f"SELECT a.*{chosen}, (SELECT COUNT(*) FROM {drawn} q WHERE q.attempt_id = a.id "  # noqa: S608
-        f"AND (SELECT x.chosen FROM {answer} x WHERE x.question_id = q.id) <> '[]') AS answered "
+        "SELECT a.status, a.deadline, a.allowance, a.allowance_at, "  # noqa: S608
+        f"(SELECT COUNT(*) FROM {drawn} q WHERE q.attempt_id = a.id "
+        f"AND (SELECT x.chosen FROM {answer} x WHERE x.question_id = q.id) <> '[]'){chosen} "
         f"FROM {Attempt._meta.db_table} a WHERE a.id = %s{lock}"
     )
     params = [questions[p].pk for p in positions] + [attempt.pk]
-    locked = next(iter(Attempt.objects.raw(sql, params)))
-    locked.quiz, locked.user = attempt.quiz, attempt.user
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        status, deadline, allowance, allowance_at, answered, *stored = cursor.fetchone()
+    # The caller's attempt, with the columns a write may have changed since it was read:
+    # a model built from the row (Attempt.objects.raw) cost most of a save's CPU.
+    locked = copy.copy(attempt)
+    locked.status, locked.allowance = status, allowance
+    locked.deadline, locked.allowance_at = _datetime(deadline), _datetime(allowance_at)
     _check_open(locked)
-    stored = {p: getattr(locked, f"chosen_{i}") for i, p in enumerate(positions)}
-    before = {p: None if v is None else json.loads(v) for p, v in stored.items()}
-    return locked, before, locked.answered or 0
+    before = {p: None if v is None else json.loads(v) for p, v in zip(positions, stored)}  # noqa: B905
+    return locked, before, answered or 0
+
+
+def _datetime(value: datetime | None) -> datetime | None:
+    """A datetime column as the ORM returns it: SQLite's come back naive, in UTC."""
+    if value is None or timezone.is_aware(value):
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 def store_answers(locked: Attempt, answers: Collection[Answer], now: datetime) -> None:

@@ -33,7 +33,6 @@ import asyncio
 import json
 import logging
 import time
-from datetime import datetime
 from typing import Any, TypeGuard
 
 from channels.db import database_sync_to_async
@@ -86,12 +85,6 @@ def parse_answer(content: dict) -> tuple[int, list[str]]:
     return position, options
 
 
-def _remaining(deadline: datetime | None) -> float | None:
-    if deadline is None:
-        return None
-    return max(round((deadline - timezone.now()).total_seconds(), 1), 0.0)
-
-
 def _fetch(**lookup: Any) -> Attempt | None:
     # With its quiz and user: the async side reads them and may not query.
     return Attempt.objects.select_related("quiz", "user").filter(**lookup).first()
@@ -140,6 +133,9 @@ def _save(
         answered,
         live.announcements(attempt, "answered", answered=answered),
     )
+
+
+_save_on_db_thread = database_sync_to_async(_save)  # built once: every answer awaits it
 
 
 def _ref(content: Any) -> str | int | None:
@@ -294,7 +290,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
         assert self.attempt is not None  # connect closes the socket when it finds no attempt
         position, options = parse_answer(content)
         try:
-            chosen, answered, sends = await database_sync_to_async(_save)(
+            chosen, answered, sends = await _save_on_db_thread(
                 self.attempt, self.drawn, position, options
             )
         except BadAnswer as exc:
@@ -343,7 +339,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
                 "answered": self.answered,
                 "total": self.attempt.question_count,
                 "deadline": live.iso(self.attempt.deadline),
-                "remaining": _remaining(self.attempt.deadline),
+                "remaining": live.remaining(self.attempt.deadline),
             }
         )
 
@@ -365,7 +361,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
             return
         try:
             while not self.closing:
-                remaining = _remaining(deadline)
+                remaining = live.remaining(deadline)
                 if remaining:
                     await self.send_json(
                         {"type": "time", "remaining": remaining, "deadline": live.iso(deadline)}

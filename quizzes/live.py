@@ -58,6 +58,13 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def remaining(deadline: datetime | None) -> float | None:
+    """Seconds left until `deadline` by the server's clock, to a tenth; None if none."""
+    if deadline is None:
+        return None
+    return max(round((deadline - timezone.now()).total_seconds(), 1), 0.0)
+
+
 def answered_count(attempt_id: int) -> int:
     """Questions with at least one option chosen (a cleared answer does not count)."""
     return AttemptQuestion.objects.filter(attempt_id=attempt_id).answered().count()
