@@ -18,16 +18,22 @@ from quizzes import grading
 from quizzes.models import Attempt, Override, Quiz, Result
 
 
-def override_of(*, quiz: Quiz, user: User) -> grading.Override:
-    """Everything granted to `user` in `quiz`, combined into one exception."""
-    return grading.overrides_combined(
-        [o.as_rule() for o in Override.objects.for_student(quiz, user)]
-    )
+def student_grants(*, quiz: Quiz, user: User) -> list[Override]:
+    """The student's grants in this test, oldest first (one query)."""
+    return list(Override.objects.for_student(quiz, user))
 
 
-def quiz_rules_for(*, quiz: Quiz, user: User) -> grading.Rules:
-    """The test's rules as they apply to this student, after their overrides."""
-    return grading.rules_with_override(quiz.rules(), override_of(quiz=quiz, user=user))
+def quiz_rules_for(
+    *, quiz: Quiz, user: User, grants: list[Override] | None = None
+) -> grading.Rules:
+    """The test's rules as they apply to this student, after their overrides.
+
+    `grants`: student_grants(), when the caller has read them already.
+    """
+    if grants is None:
+        grants = student_grants(quiz=quiz, user=user)
+    combined = grading.overrides_combined([o.as_rule() for o in grants])
+    return grading.rules_with_override(quiz.rules(), combined)
 
 
 def override_grant(
@@ -68,9 +74,6 @@ class GrantNote:
     granted_at: datetime
 
 
-def override_notes(*, quiz: Quiz, user: User) -> list[GrantNote]:
-    """The student's grants in this test, oldest first, in words (without the mentor's reason)."""
-    return [
-        GrantNote(f"You have {' and '.join(o.granted())}", o.granted_at)
-        for o in Override.objects.for_student(quiz, user)
-    ]
+def override_notes(grants: list[Override]) -> list[GrantNote]:
+    """A student's grants (student_grants) in words, without the mentor's reason."""
+    return [GrantNote(f"You have {' and '.join(o.granted())}", o.granted_at) for o in grants]

@@ -29,7 +29,7 @@ from quizzes.attempts import (
 )
 from quizzes.feedback import attempt_feedback
 from quizzes.models import Attempt, Quiz, Result
-from quizzes.overrides import override_notes, quiz_rules_for
+from quizzes.overrides import override_notes, quiz_rules_for, student_grants
 from quizzes.paper import attempt_paper, attempt_save_values
 from quizzes.retakes import (
     ReplaceNotConfirmed,
@@ -49,14 +49,16 @@ def _quiz(slug: str) -> Quiz:
     return get_object_or_404(Quiz.objects.select_related("module"), slug=slug)
 
 
-def _own_attempt(request: HttpRequest, slug: str, pk: int) -> Attempt:
+def _own_attempt(request: SignedInRequest, slug: str, pk: int) -> Attempt:
     """The request user's attempt, graded first if its time ran out; 404 for anyone else's."""
     attempt = get_object_or_404(
-        Attempt.objects.select_related("quiz", "quiz__module", "user"),
+        Attempt.objects.select_related("quiz", "quiz__module"),
         pk=pk,
         quiz__slug=slug,
         user=request.user,
     )
+    # It is the request's user (the filter above): no join to read that row again.
+    attempt.user = request.user
     if attempt.is_overdue(timezone.now()):
         live.expire_overdue_for(quiz=attempt.quiz, user=attempt.user)
         attempt.refresh_from_db()
@@ -88,7 +90,9 @@ def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
             # Rare: the sweep has not graded it yet. Never a query per request otherwise.
             live.expire_overdue_for(quiz=quiz, user=request.user)
             attempts = list(Attempt.objects.for_student(quiz, request.user).order_by("-number"))
-        rules = quiz_rules_for(quiz=quiz, user=request.user)
+        # One read of the student's grants, for the rules and for the page's notes.
+        grants = student_grants(quiz=quiz, user=request.user)
+        rules = quiz_rules_for(quiz=quiz, user=request.user, grants=grants)
         decision = grading.may_start(
             rules=rules,
             attempts=[grading.PastAttempt(a.number, a.started_at, a.is_finished) for a in attempts],
@@ -113,7 +117,7 @@ def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "wait_seconds": wait,
             "result": result,
             "max_attempts": rules.max_attempts,
-            "grants": override_notes(quiz=quiz, user=request.user),
+            "grants": override_notes(grants),
         }
     return render(request, "quizzes/quiz_detail.html", context)
 
@@ -172,7 +176,7 @@ def _paper_context(attempt: Attempt, kept: Mapping[int, list[str]] | None = None
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def attempt_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def attempt_page(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     attempt = _own_attempt(request, slug, pk)
     if attempt.is_finished:
         return _result_redirect(request, attempt)
@@ -220,7 +224,7 @@ def _submit(request: HttpRequest, attempt: Attempt) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def confirm(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def confirm(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     """Without JavaScript: list the unanswered questions before a submit."""
     attempt = _own_attempt(request, slug, pk)
     if attempt.is_finished:
@@ -281,7 +285,7 @@ def result(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @login_required
-def review(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def review(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     attempt = _own_attempt(request, slug, pk)
     if not attempt.is_finished:
         return redirect(_attempt_url(attempt))
