@@ -389,3 +389,31 @@ def test_a_refused_start_explains_why_on_the_test_page(st2, student):
     response = client.post(reverse("quizzes:start", args=["st2-websockets"]), follow=True)
     assert "The test opens at" in text_of(response)
     assert not Attempt.objects.exists()
+
+
+def test_question_markup_escapes_every_value_but_the_stored_html():
+    """The attempt page's questions are built in Python (quizzes/templatetags/paper_html.py):
+    stems and options stored sanitised stay HTML, anything else is escaped."""
+    from django.utils.safestring import mark_safe
+
+    from quizzes.paper import PaperOption, PaperQuestion
+    from quizzes.templatetags.paper_html import question_fieldsets, question_nav
+
+    question = PaperQuestion(
+        position=4,
+        kind="multiple",
+        html=mark_safe("<p>Which <code>ws</code> event?</p>"),
+        options=[
+            PaperOption('a"><script>x()</script>', "<b>not stored as safe</b>"),
+            PaperOption("b", mark_safe("<em>open</em>")),
+        ],
+        chosen=frozenset({"b"}),
+    )
+    html = str(question_fieldsets([(question, '"><i>')]))
+    assert '<div class="quiz-question-text"><p>Which <code>ws</code> event?</p></div>' in html
+    assert 'value="a&quot;&gt;&lt;script&gt;x()&lt;/script&gt;">' in html
+    assert "&lt;b&gt;not stored as safe&lt;/b&gt;" in html and "<em>open</em>" in html
+    assert re.search(r'type="checkbox" name="q4" value="b"\s+checked', html)
+    assert 'name="was4" value="&quot;&gt;&lt;i&gt;"' in html and "<script>" not in html
+    nav = str(question_nav([(question, "")]))
+    assert 'href="#question-1" data-position="4" class="answered">1' in nav
