@@ -162,9 +162,7 @@ def run(students: int, profile: str | None, show: str | None) -> dict[str, tuple
     unit = statistics.median(cpu for _, cpu in samples["login"])
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PSORT", "cumulative")).print_stats(int(os.environ.get("PN", "30")))
-        if os.environ.get("PCALLERS"):
-            pstats.Stats(profiler, stream=out).print_callers(os.environ["PCALLERS"])
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
         print(out.getvalue())
     figures = {}
     for name in STEPS:
