@@ -105,8 +105,9 @@ def _settle_collector() -> None:
     What start-up built (apps, models, URLconf, templates) lives as long as the process:
     frozen, a full collection no longer walks it. A page or a frame allocates hundreds of
     objects, so the default threshold collected the young generation every few requests.
-    Under the quiz cohort's steps the collector took 2.7 % of a site process's CPU, 0.7 %
-    after (BENCHMARKS.md). Cyclic garbage lives a little longer; the rest is freed as before.
+    Under the quiz cohort's steps the collector took about 3 % of a site process's CPU,
+    under 1 % after (BENCHMARKS.md). Cyclic garbage lives a little longer; the rest is
+    freed as before.
     """
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])

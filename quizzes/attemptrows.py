@@ -205,7 +205,9 @@ def locked_answers(
     locked.status, locked.allowance = status, allowance
     locked.deadline, locked.allowance_at = _datetime(deadline), _datetime(allowance_at)
     _check_open(locked)
-    before = {p: None if v is None else json.loads(v) for p, v in zip(positions, stored)}  # noqa: B905
+    before = {
+        p: None if v is None else json.loads(v) for p, v in zip(positions, stored, strict=True)
+    }
     return locked, before, answered or 0
 
 
