@@ -53,6 +53,7 @@ class Target:
     name: str
     command: list[str]
     env: dict[str, str]
+    cwd: Path | None = None  # this checkout when None
 
 
 def targets(reference: str | None) -> dict[str, Target]:
@@ -106,7 +107,7 @@ def running(target: Target, port: int, lifetime_s: int) -> Iterator[subprocess.P
     command = ["timeout", "-k", "5", str(lifetime_s), *(p.format(**fill) for p in target.command)]
     proc = subprocess.Popen(
         command,
-        cwd=ROOT,
+        cwd=target.cwd or ROOT,
         env={**os.environ, **{k: v.format(**fill) for k, v in target.env.items()}},
         stdout=subprocess.DEVNULL,
         # BENCH_SERVER_LOG=<file>: keep the servers' stderr there, to see why a run stalls.

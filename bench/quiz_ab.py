@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
@@ -76,33 +74,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18870, help="old; new +1, redis +9")
     args = parser.parse_args()
 
-    database_url = quiz_load.ensure_database(args.database_url, args.database)
-    quiz_load.setup_django(database_url)
-    quiz_load.load_quizzes({quiz_load.COHORT: (20, 1)})
-    cohort = quiz_load.students(args.students)
-    env = {
-        **launch.QUIET,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": f"redis://127.0.0.1:{args.port + 9}/0",
-        "CHANNEL_LAYER_PREFIX": "quizab",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DB_POOL_MAX_SIZE": "20",
-    }
+    cohort, env = quiz_cost.prepared(
+        args.database_url, args.database, args.students, args.port, "quizab"
+    )
     trees = {"old": args.old.resolve(), "new": launch.ROOT}
-    for root in trees.values():
-        collect = [str(root / ".venv/bin/python"), "manage.py", "collectstatic", "--noinput"]
-        subprocess.run([*collect, "-v", "0"], cwd=root, env={**os.environ, **env}, check=True)
     with contextlib.ExitStack() as stack:
         stack.enter_context(launch.running(scale_compare.redis_target(), args.port + 9, 1200))
         servers = {}
         for offset, (name, root) in enumerate(trees.items()):
-            launch.ROOT = root  # launch.running starts the command in ROOT
-            python = str(root / ".venv/bin/python")
-            command = [python, "manage.py", "serve", "--no-chat", "--site-port", "{port}"]
-            port = args.port + offset
-            target = launch.Target(name, command, env)
-            proc = stack.enter_context(launch.running(target, port, 1200))
-            servers[name] = (str(launch.server_pid(proc)), port)
+            target = quiz_cost.site_server(name, root, env)
+            proc = stack.enter_context(launch.running(target, args.port + offset, 1200))
+            servers[name] = (str(launch.server_pid(proc)), args.port + offset)
         time.sleep(1)
         figures = asyncio.run(rounds(servers, cohort, args.rounds))
     for step, spent in figures.items():

@@ -22,9 +22,9 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import launch
 import quiz_cohort
@@ -131,6 +131,34 @@ async def steps(port: int, cohort: list[dict], server: str, slug: str) -> dict[s
     return figures
 
 
+def prepared(
+    database_url: str, database: str, students: int, port: int, prefix: str
+) -> tuple[list[dict], dict[str, str]]:
+    """The database with the cohort's test and `students` signed in, and the environment
+    a site server runs in on it (PostgreSQL, a redis-server on `port` + 9, a pool)."""
+    url = quiz_load.ensure_database(database_url, database)
+    quiz_load.setup_django(url)
+    quiz_load.load_quizzes({quiz_load.COHORT: (20, 1)})
+    env = {
+        **launch.QUIET,
+        "DATABASE_URL": url,
+        "REDIS_URL": f"redis://127.0.0.1:{port + 9}/0",
+        "CHANNEL_LAYER_PREFIX": prefix,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DB_POOL_MAX_SIZE": "20",
+    }
+    return quiz_load.students(students), env
+
+
+def site_server(name: str, root: Path, env: dict[str, str]) -> launch.Target:
+    """`manage.py serve --no-chat` of the checkout at `root` (its .venv), static collected."""
+    python = str(root / ".venv/bin/python")
+    collect = [python, "manage.py", "collectstatic", "--noinput", "-v", "0"]
+    subprocess.run(collect, cwd=root, env={**os.environ, **env}, check=True, timeout=300)
+    command = [python, "manage.py", "serve", "--no-chat", "--site-port", "{port}"]
+    return launch.Target(name, command, env, cwd=root)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=60)
@@ -139,24 +167,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18890, help="site port; redis +9")
     args = parser.parse_args()
 
-    database_url = quiz_load.ensure_database(args.database_url, args.database)
-    quiz_load.setup_django(database_url)
-    quiz_load.load_quizzes({quiz_load.COHORT: (20, 1)})
-    cohort = quiz_load.students(args.students)
-    env = {
-        **launch.QUIET,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": f"redis://127.0.0.1:{args.port + 9}/0",
-        "CHANNEL_LAYER_PREFIX": "quizcost",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DB_POOL_MAX_SIZE": "20",
-    }
-    collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"]
-    subprocess.run(collect, cwd=launch.ROOT, env={**os.environ, **env}, check=True, timeout=300)
+    cohort, env = prepared(args.database_url, args.database, args.students, args.port, "quizcost")
     with contextlib.ExitStack() as stack:
         stack.enter_context(launch.running(scale_compare.redis_target(), args.port + 9, 600))
-        command = [sys.executable, "manage.py", "serve", "--no-chat", "--site-port", "{port}"]
-        site = launch.Target("site", command, env)
+        site = site_server("site", launch.ROOT, env)
         server = str(launch.server_pid(stack.enter_context(launch.running(site, args.port, 600))))
         time.sleep(1)
         figures = asyncio.run(steps(args.port, cohort, server, quiz_load.COHORT))

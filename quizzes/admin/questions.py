@@ -14,9 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from courseware.markup import render_markdown
 from quizzes.admin.forms import QuestionForm
-from quizzes.attempts import render_inline
 from quizzes.models import Question, QuestionContent, QuestionVersion
 from quizzes.paper import PaperOption, PaperQuestion
 
@@ -212,10 +210,9 @@ class QuestionAdmin(admin.ModelAdmin):
         paper = PaperQuestion(
             position=0,
             kind=version.kind,
-            html=render_markdown(version.text),
-            options=[
-                PaperOption(str(o.position), render_inline(o.text)) for o in version.options.all()
-            ],
+            # The HTML stored with the version, as the attempt page shows it.
+            html=version.text_shown,
+            options=[PaperOption(str(o.position), o.shown) for o in version.options.all()],
             chosen=frozenset(),
         )
         context = {
