@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -113,11 +114,11 @@ def locked_open(attempt: Attempt) -> tuple[Attempt, Result, list[Attempt]]:
     locked = next(a for a in history if a.pk == attempt.pk)
     # The caller's attempt already holds its quiz and user: do not read them again.
     locked.quiz, locked.user = attempt.quiz, attempt.user
-    _check_open(locked)
+    check_open(locked)
     return locked, result, history
 
 
-def _check_open(locked: Attempt) -> None:
+def check_open(locked: Attempt) -> None:
     if locked.status == Attempt.Status.SUBMITTED:
         raise AttemptClosed(f"Attempt {locked.number} was already submitted.")
     if locked.status == Attempt.Status.EXPIRED:
@@ -134,6 +135,26 @@ def chosen_ids(question: AttemptQuestion, option_ids: Sequence[int]) -> list[int
     if question.version.kind == QuestionVersion.Kind.SINGLE and len(chosen) > 1:
         raise BadAnswer(f"Question {question.position + 1} takes one option.")
     return chosen
+
+
+def answer_to(
+    locked: Attempt,
+    position: int,
+    question: AttemptQuestion | None,
+    chosen: Sequence[Any],
+    *,
+    values: bool,
+) -> Answer:
+    """The answer to store: `chosen` holds option ids, or the page's values if `values`.
+
+    BadAnswer if the attempt has no such question or the options do not fit it.
+    """
+    if question is None:
+        raise BadAnswer(f"Attempt {locked.number} has no question {position + 1}.")
+    ids = question.ids_of(list(chosen)) if values else list(chosen)
+    if ids is None:
+        raise BadAnswer(f"Question {position + 1} has no such option.")
+    return Answer(question=question, chosen=chosen_ids(question, ids))
 
 
 def locked_questions(
@@ -163,52 +184,56 @@ def locked_questions(
         before = AttemptQuestion.objects.filter(attempt=attempt).answered().count()
     # The caller's attempt already holds its quiz and user: do not read them again.
     locked.quiz, locked.user = attempt.quiz, attempt.user
-    _check_open(locked)
+    check_open(locked)
     return locked, questions, before
 
 
 def locked_answers(
-    attempt: Attempt, questions: Mapping[int, AttemptQuestion]
-) -> tuple[Attempt, dict[int, list[int] | None], int]:
-    """One query: lock the attempt's row and read its answers to `questions` (by position).
+    pairs: Sequence[tuple[Attempt, int]],
+) -> tuple[dict[int, Attempt], dict[int, int], dict[int, list[int] | None]]:
+    """One query: lock the attempts' rows and read their answers to the given questions.
 
-    For a caller that read the drawn questions before (the socket keeps them: they never
-    change). Returns (the locked attempt, the option ids stored for each position or
-    None, the questions answered before this write); AttemptClosed if it is over.
+    `pairs`: (attempt, id of one of its drawn questions, or 0 for none), any number of
+    attempts. For callers that read the drawn questions before (a socket keeps them:
+    they never change). Returns (each attempt by id, a copy of the caller's with the
+    columns a write may have changed since it was read; the questions each had answered
+    before this write; the option ids stored for each question id, or None). The rows
+    are locked in id order, so two such calls that share attempts cannot deadlock. The
+    caller checks that each attempt is still open (check_open).
 
     Written out rather than built with the ORM: each saved answer of a cohort runs it,
     and building the same query with subqueries took most of a save's CPU. Answers are
     read per question through their unique index (see AttemptQuestionQuerySet).
     """
     answer, drawn = Answer._meta.db_table, AttemptQuestion._meta.db_table
-    positions = list(questions)
-    chosen = "".join(
-        f", (SELECT chosen FROM {answer} WHERE question_id = %s)"  # noqa: S608
-        for _ in positions
-    )
-    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    lock = " FOR UPDATE OF a" if connection.vendor == "postgresql" else ""
     # Only table names from the models and constants go into the text; ids are parameters.
-    # An answer's chosen is JSON text on both backends; '[]' is a cleared answer.
+    # An answer's chosen is JSON text on both backends; '[]' is a cleared answer. Both
+    # backends name a VALUES list's columns column1, column2.
     sql = (
-        "SELECT a.status, a.deadline, a.allowance, a.allowance_at, "  # noqa: S608
+        "SELECT a.id, a.status, a.deadline, a.allowance, a.allowance_at, "  # noqa: S608
         f"(SELECT COUNT(*) FROM {drawn} q WHERE q.attempt_id = a.id "
-        f"AND (SELECT x.chosen FROM {answer} x WHERE x.question_id = q.id) <> '[]'){chosen} "
-        f"FROM {Attempt._meta.db_table} a WHERE a.id = %s{lock}"
+        f"AND (SELECT x.chosen FROM {answer} x WHERE x.question_id = q.id) <> '[]'), "
+        f"v.column2, (SELECT x.chosen FROM {answer} x WHERE x.question_id = v.column2) "
+        f"FROM (VALUES {', '.join(['(%s, %s)'] * len(pairs))}) v "
+        f"JOIN {Attempt._meta.db_table} a ON a.id = v.column1 ORDER BY a.id{lock}"
     )
-    params = [questions[p].pk for p in positions] + [attempt.pk]
+    given = {attempt.pk: attempt for attempt, _ in pairs}
+    locked: dict[int, Attempt] = {}
+    answered: dict[int, int] = {}
+    stored: dict[int, list[int] | None] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        status, deadline, allowance, allowance_at, answered, *stored = cursor.fetchone()
-    # The caller's attempt, with the columns a write may have changed since it was read:
-    # a model built from the row (Attempt.objects.raw) cost most of a save's CPU.
-    locked = copy.copy(attempt)
-    locked.status, locked.allowance = status, allowance
-    locked.deadline, locked.allowance_at = _datetime(deadline), _datetime(allowance_at)
-    _check_open(locked)
-    before = {
-        p: None if v is None else json.loads(v) for p, v in zip(positions, stored, strict=True)
-    }
-    return locked, before, answered or 0
+        cursor.execute(sql, [v for attempt, question in pairs for v in (attempt.pk, question)])
+        for pk, status, deadline, allowance, allowance_at, count, question, chosen in cursor:
+            stored[question] = None if chosen is None else json.loads(chosen)
+            if pk in locked:
+                continue
+            # A model built from the row (Attempt.objects.raw) cost most of a save's CPU.
+            attempt = locked[pk] = copy.copy(given[pk])
+            attempt.status, attempt.allowance = status, allowance
+            attempt.deadline, attempt.allowance_at = _datetime(deadline), _datetime(allowance_at)
+            answered[pk] = count or 0
+    return locked, answered, stored
 
 
 def _datetime(value: datetime | None) -> datetime | None:
@@ -218,30 +243,35 @@ def _datetime(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def store_answers(locked: Attempt, answers: Collection[Answer], now: datetime) -> None:
-    """Upsert `answers` and store the locked attempt's allowance: one statement on PostgreSQL.
+def store_answers(locked: Collection[Attempt], answers: Collection[Answer], now: datetime) -> None:
+    """Upsert `answers` and store the locked attempts' allowances: one statement on PostgreSQL.
 
     Written out rather than the ORM's upsert and save(update_fields=...): building those
     two was half of a socket save's CPU, and on PostgreSQL the two writes travel as one
     statement (a data-modifying WITH), so a save is four round trips: BEGIN, the lock,
     this, COMMIT. SQLite has no data-modifying WITH: there they are two statements.
+    `answers` holds at most one answer per question.
     """
+    if not locked:
+        return
     ops = connection.ops
+    postgres = connection.vendor == "postgresql"
+    table = Attempt._meta.db_table
+    row = "(%s, %s::float8, %s::timestamptz)" if postgres else "(%s, %s, %s)"
     # Only table names from the models and constants go into the text; values are parameters.
     update = (
-        f"UPDATE {Attempt._meta.db_table} SET allowance = %s, allowance_at = %s "  # noqa: S608
-        "WHERE id = %s"
+        f"UPDATE {table} SET allowance = v.column2, allowance_at = v.column3 "  # noqa: S608
+        f"FROM (VALUES {', '.join([row] * len(locked))}) v WHERE {table}.id = v.column1"
     )
     update_params = [
-        locked.allowance,
-        ops.adapt_datetimefield_value(locked.allowance_at),
-        locked.pk,
+        v
+        for a in locked
+        for v in (a.pk, a.allowance, ops.adapt_datetimefield_value(a.allowance_at))
     ]
     with connection.cursor() as cursor:
         if not answers:
             cursor.execute(update, update_params)
             return
-        postgres = connection.vendor == "postgresql"
         row = "(%s, %s::jsonb, %s)" if postgres else "(%s, %s, %s)"
         upsert = (
             f"INSERT INTO {Answer._meta.db_table} (question_id, chosen, updated_at) "  # noqa: S608

@@ -30,9 +30,9 @@ from quizzes.attemptrows import (  # noqa: F401 - the errors are imported from h
     BadAnswer,
     RateLimited,
     StartRefused,
+    answer_to,
     chosen_ids,
     lock_result,
-    locked_answers,
     locked_open,
     locked_questions,
     pool_locked,
@@ -170,7 +170,6 @@ def attempt_write(
     answers: Mapping[int, Sequence[int]] | None = None,
     values: Mapping[int, Sequence[str]] | None = None,
     now: datetime | None = None,
-    drawn: Mapping[int, AttemptQuestion] | None = None,
 ) -> Written:
     """Save answers {position: option ids} or {position: the page's values} in two queries.
 
@@ -178,9 +177,7 @@ def attempt_write(
     and stores the allowance (two statements on SQLite). Each answer is one write from
     the allowance, taken whole or refused whole (RateLimited, then nothing is saved);
     AttemptClosed once the attempt is over. Concurrent writers queue on the row lock, so
-    the last one wins. `drawn`: the attempt's questions by position, read before (they
-    never change); then the first query reads only the attempt's row and its answers at
-    these positions.
+    the last one wins. (A socket's answers go through quizzes.socketsaves instead.)
     """
     if attempt.is_overdue(_now(now)):
         attempts_expire_overdue(quiz=attempt.quiz, user=attempt.user, now=now)
@@ -188,28 +185,19 @@ def attempt_write(
     saved: dict[int, Answer] = {}
     problems: dict[int, str] = {}
     with transaction.atomic():
-        if drawn is None:
-            locked, questions, answered = locked_questions(attempt, given.keys())
-            before = {p: q.chosen for p, q in questions.items()}
-        else:
-            questions = {p: drawn[p] for p in given if p in drawn}
-            locked, before, answered = locked_answers(attempt, questions)
+        locked, questions, answered = locked_questions(attempt, given.keys())
         moment = _now(now)  # once the lock is held
         spend_allowance(locked, moment, writes=len(given))
         for position, chosen in given.items():
             try:
                 question = questions.get(position)
-                if question is None:
-                    raise BadAnswer(f"Attempt {locked.number} has no question {position + 1}.")
-                ids = question.ids_of(list(chosen)) if answers is None else list(chosen)
-                if ids is None:
-                    raise BadAnswer(f"Question {position + 1} has no such option.")
-                answer = Answer(question=question, chosen=chosen_ids(question, ids))
-                answered += bool(answer.chosen) - bool(before[position])
-                saved[position] = answer
+                answer = answer_to(locked, position, question, chosen, values=answers is None)
             except BadAnswer as exc:
                 problems[position] = str(exc)
-        store_answers(locked, saved.values(), moment)
+                continue
+            answered += bool(answer.chosen) - bool(question and question.chosen)
+            saved[position] = answer
+        store_answers([locked], saved.values(), moment)
     return Written(saved, problems, questions, answered)
 
 

@@ -42,10 +42,10 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from courseware.sockets import NoSweepDispatch
-from quizzes import live
+from quizzes import live, socketsaves
 from quizzes.attempts import AttemptClosed, BadAnswer, RateLimited
 from quizzes.models import Attempt, AttemptQuestion
-from quizzes.paper import attempt_drawn, attempt_save_values, is_value, saved_values
+from quizzes.paper import attempt_drawn, is_value, saved_values
 
 log = logging.getLogger(__name__)
 
@@ -107,35 +107,6 @@ def _load(attempt_id: int, user: User) -> tuple[Attempt | None, list, Drawn]:
     if found.is_overdue(timezone.now()):
         found, sends = _finish_state(found)
     return found, sends, ({} if found.is_finished else attempt_drawn(found))
-
-
-def _save(
-    attempt: Attempt, drawn: Drawn, position: int, options: list[str]
-) -> tuple[list[str] | None, int, list]:
-    """Save one answer: (stored choice, answered count, what to announce).
-
-    The choice is None when the deadline had passed: then the attempt was graded here
-    (with what was saved before) and the announcements say so.
-    """
-    if attempt.is_overdue(timezone.now()):
-        sends = live.expire_overdue(quiz=attempt.quiz, user=attempt.user)
-        if sends:
-            return None, 0, sends
-        # Someone else graded it a moment ago: the save raises AttemptClosed.
-    # Two queries: lock and read, then upsert the answer and store the allowance. The drawn
-    # questions come from the socket: the lock reads only the attempt's row and answer.
-    saved = attempt_save_values(attempt=attempt, choices={position: options}, drawn=drawn)
-    if position in saved.problems:
-        raise BadAnswer(saved.problems[position])
-    answered = saved.answered
-    return (
-        saved.values[position],
-        answered,
-        live.announcements(attempt, "answered", answered=answered),
-    )
-
-
-_save_on_db_thread = database_sync_to_async(_save)  # built once: every answer awaits it
 
 
 def _ref(content: Any) -> str | int | None:
@@ -290,8 +261,8 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
         assert self.attempt is not None  # connect closes the socket when it finds no attempt
         position, options = parse_answer(content)
         try:
-            chosen, answered, sends = await _save_on_db_thread(
-                self.attempt, self.drawn, position, options
+            saved = await socketsaves.save(
+                socketsaves.Pending(self.attempt, self.drawn, position, options)
             )
         except BadAnswer as exc:
             raise FrameError("bad_answer", str(exc)) from None
@@ -303,6 +274,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
             await self.error("closed", str(exc), content)
             await self.end_if_finished()
             return
+        chosen, answered, sends = saved.chosen, saved.answered, saved.sends
         if chosen is None:
             await self.error("closed", "Time is up: answers can no longer be changed.", content)
             await live.publish(sends)

@@ -120,7 +120,6 @@ def attempt_save_values(
     attempt: Attempt,
     choices: Mapping[int, Sequence[str]],
     now: datetime | None = None,
-    drawn: Mapping[int, AttemptQuestion] | None = None,
 ) -> Saved:
     """Save answers given as the page's values {position: values}; see attempt_write.
 
@@ -130,6 +129,6 @@ def attempt_save_values(
     """
     if not choices:
         return Saved({}, {}, {})
-    written = attempt_write(attempt=attempt, values=choices, now=now, drawn=drawn)
+    written = attempt_write(attempt=attempt, values=choices, now=now)
     values = {p: written.questions[p].values_of(a.chosen) for p, a in written.answers.items()}
     return Saved(values, written.answers, written.problems, written.answered)

@@ -18,6 +18,7 @@ from django.urls import reverse
 from courseware.roles import MENTORS, STUDENTS
 from quizzes import consumers, live
 from quizzes.models import Answer, Attempt, Quiz
+from quizzes.socketsaves import Pending, Saved, save_all
 from tests.conftest import make_user
 from tests.quizkit import DEMO, ST2, client_for, finished_attempt, form_data, key_values, load_quiz
 
@@ -90,8 +91,10 @@ def test_a_live_socket_answer_is_two_statements_and_the_last_write_wins(module, 
     question = attempt.questions.prefetch_related("version__options").get(position=3)
     options = list(question.option_values)
 
-    def save(values: list[str]) -> tuple:
-        return queries_of(lambda: consumers._save(attempt, drawn, 3, values))
+    def save(values: list[str], position: int = 3) -> tuple:
+        n, (saved,) = queries_of(lambda: save_all([Pending(attempt, drawn, position, values)]))
+        assert isinstance(saved, Saved)
+        return n, (saved.chosen, saved.answered, saved.sends)
 
     writes = 2 if connection.vendor == "postgresql" else 3
 
@@ -106,7 +109,7 @@ def test_a_live_socket_answer_is_two_statements_and_the_last_write_wins(module, 
     assert (n, chosen, answered) == (writes, [], 0)
     # The save's written-out count and the ORM's (mentors' view, grading) agree.
     save(options[:1])
-    assert live.answered_count(attempt.pk) == 1 == consumers._save(attempt, drawn, 5, [])[1]
+    assert live.answered_count(attempt.pk) == 1 == save([], position=5)[1][1]
 
 
 @pytest.mark.django_db
