@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.sessions.backends import db
 from django.db import connections, router
 from django.utils import timezone
+
+from courseware.users import MODEL_BACKEND, USER_BACKEND
 
 
 class SessionStore(db.SessionStore):
@@ -30,4 +33,9 @@ class SessionStore(db.SessionStore):
         if row is None:
             self._session_key = None  # as Django's: a new key if this session is saved
             return {}
-        return self.decode(row[0])
+        data = self.decode(row[0])
+        # Signed in before courseware.users.UserBackend took ModelBackend's place: the same
+        # sign-in, so the session stays valid (an unknown backend would sign them out).
+        if data.get(BACKEND_SESSION_KEY) == MODEL_BACKEND:
+            data[BACKEND_SESSION_KEY] = USER_BACKEND
+        return data

@@ -174,7 +174,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # First, so that a locked-out client is refused before its password is even checked.
     "courseware.security.LoginThrottleBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, with the session's user and groups read in one query.
+    "courseware.users.UserBackend",
 ]
 # Unset: Django's default hashers (PBKDF2 first). The tests set Django's MD5 hasher here: it
 # hashes a test account's password in microseconds instead of PBKDF2's deliberate third of a
