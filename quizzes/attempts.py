@@ -101,6 +101,8 @@ def attempt_start(
             _grade(locked, now, expired=True, result=result, history=history)
             current = None
         if current is not None:
+            # The caller's quiz and user: its page's address must not read them again.
+            current.quiz, current.user = quiz, user
             return current
         rules = quiz_rules_for(quiz=quiz, user=user)
         if guard is not None:

@@ -69,6 +69,21 @@ def test_each_student_request_of_the_real_bank_stays_within_its_query_budget(mod
 
 
 @pytest.mark.django_db
+def test_a_double_clicked_start_reads_the_test_once_for_the_attempt_in_progress(module):
+    """The second click finds the attempt just started and redirects to it: the test is
+    read once (by slug), not again for the attempt page's address."""
+    quiz = load_quiz(ST2)
+    client = client_for(make_user("double-click", group=STUDENTS))
+    start = reverse("quizzes:start", args=[quiz.slug])
+    first = client.post(start)
+    with CaptureQueriesContext(connection) as captured:
+        again = client.post(start)
+    assert again.status_code == 302 and again["Location"] == first["Location"]
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert len([s for s in sql if 'FROM "quizzes_quiz"' in s]) == 1, sql
+
+
+@pytest.mark.django_db
 def test_query_counts_do_not_depend_on_the_number_of_questions(module):
     """A 20-question attempt runs exactly the queries of a short one, request by request."""
     small = load_quiz(DEMO)
