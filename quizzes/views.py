@@ -61,8 +61,15 @@ def _own_attempt(request: SignedInRequest, slug: str, pk: int) -> Attempt:
     attempt.user = request.user
     if attempt.is_overdue(timezone.now()):
         live.expire_overdue_for(quiz=attempt.quiz, user=attempt.user)
-        attempt.refresh_from_db()
+        _reread(attempt)
     return attempt
+
+
+def _reread(attempt: Attempt) -> None:
+    """Read the attempt's row again; its quiz and user stay (refresh_from_db drops them)."""
+    quiz, user = attempt.quiz, attempt.user
+    attempt.refresh_from_db()
+    attempt.quiz, attempt.user = quiz, user
 
 
 def _attempt_url(attempt: Attempt) -> str:
@@ -193,7 +200,7 @@ def attempt_page(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
         return render(request, "quizzes/attempt.html", context, status=429)
     except AttemptClosed:
         live.expire_overdue_for(quiz=attempt.quiz, user=attempt.user)
-        attempt.refresh_from_db()
+        _reread(attempt)
         return _result_redirect(request, attempt)
     problems += [saved.problems[p] for p in sorted(saved.problems)]
     if saved.answers:
@@ -214,7 +221,7 @@ def _submit(request: HttpRequest, attempt: Attempt) -> HttpResponse:
     try:
         attempt = attempt_submit(attempt=attempt)
     except AttemptClosed:
-        attempt.refresh_from_db()
+        _reread(attempt)
         return _result_redirect(request, attempt)
     # The grading counted the answered questions: no query to count them again.
     answered = getattr(attempt, "answered", None)

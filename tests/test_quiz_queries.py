@@ -16,7 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from courseware.roles import MENTORS, STUDENTS
-from quizzes import consumers, live
+from quizzes import consumers, live, views
+from quizzes.attempts import attempt_submit
 from quizzes.models import Answer, Attempt, Quiz
 from quizzes.socketsaves import Pending, Saved, save_all
 from tests.conftest import make_user
@@ -81,6 +82,23 @@ def test_a_double_clicked_start_reads_the_test_once_for_the_attempt_in_progress(
     assert again.status_code == 302 and again["Location"] == first["Location"]
     sql = [q["sql"] for q in captured.captured_queries]
     assert len([s for s in sql if 'FROM "quizzes_quiz"' in s]) == 1, sql
+
+
+@pytest.mark.django_db
+def test_the_losing_submit_of_a_double_click_does_not_read_the_test_again(module, rf):
+    """Two Submits at once: the second waits for the first's lock, finds the attempt
+    submitted, and redirects to the result with the test it already holds."""
+    quiz = load_quiz(ST2)
+    user = make_user("double-submit", group=STUDENTS)
+    client_for(user).post(reverse("quizzes:start", args=[quiz.slug]))
+    stale = Attempt.objects.select_related("quiz").get(quiz=quiz, user=user)
+    attempt_submit(attempt=Attempt.objects.select_related("quiz", "user").get(pk=stale.pk))
+    stale.user = user
+    with CaptureQueriesContext(connection) as captured:
+        response = views._submit(rf.post("/"), stale)
+    assert response.status_code == 302 and response["Location"].endswith("/result/")
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert not [s for s in sql if 'FROM "quizzes_quiz"' in s], sql
 
 
 @pytest.mark.django_db
