@@ -30,11 +30,8 @@ def _reader(alias: str) -> tuple[str, list[str], list[tuple[Any, list[Callable]]
     fields = User._meta.concrete_fields
     table, members = User._meta.db_table, User.groups.through._meta.db_table
     quote = connection.ops.quote_name
-    names = (
-        "json_agg(g.name)::text"
-        if connection.vendor == "postgresql"
-        else ("json_group_array(g.name)")
-    )
+    postgres = connection.vendor == "postgresql"
+    names = "json_agg(g.name)::text" if postgres else "json_group_array(g.name)"
     # Only the models' table and column names go into the text; the id is a parameter.
     sql = (
         f"SELECT {', '.join(f'u.{quote(f.column)}' for f in fields)}, "  # noqa: S608

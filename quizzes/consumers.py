@@ -274,25 +274,24 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
             await self.error("closed", str(exc), content)
             await self.end_if_finished()
             return
-        chosen, answered, sends = saved.chosen, saved.answered, saved.sends
-        if chosen is None:
+        if saved.chosen is None:
             await self.error("closed", "Time is up: answers can no longer be changed.", content)
-            await live.publish(sends)
+            await live.publish(saved.sends)
             await self.end_if_finished()
             return
-        self.answered = answered
+        self.answered = saved.answered
         reply = {
             "type": "saved",
             "question": position,
-            "options": chosen,
-            "answered": answered,
+            "options": saved.chosen,
+            "answered": saved.answered,
             "total": self.attempt.question_count,
         }
         if _ref(content) is not None:
             reply["ref"] = _ref(content)
         await self.send_json(reply)
         assert self.progress is not None  # set on connect, with the attempt
-        await self.progress.publish(sends)
+        await self.progress.publish(saved.sends)
 
     async def send_state(self, answers: dict[str, list[str]] | None = None) -> None:
         """The attempt's state; `answers` as connect read them, or read again now."""

@@ -89,17 +89,17 @@ def _together(batch: Sequence[Pending]) -> list[Outcome]:
     outcomes: list[Outcome] = []
     written: dict[int, Answer] = {}  # by question id: of two answers to one, the later
     with transaction.atomic():
-        pairs = [(p.attempt, q.pk if (q := p.drawn.get(p.position)) else 0) for p in batch]
+        questions = [p.drawn.get(p.position) for p in batch]
+        pairs = [(p.attempt, q.pk if q else 0) for p, q in zip(batch, questions, strict=True)]
         locked, answered, stored = locked_answers(pairs)
         moment = timezone.now()  # once the locks are held
         spent: dict[int, Attempt] = {}
-        for item in batch:
+        for item, question in zip(batch, questions, strict=True):
             attempt = locked[item.attempt.pk]
             try:
                 check_open(attempt)
                 spend_allowance(attempt, moment, writes=1)
                 spent[attempt.pk] = attempt
-                question = item.drawn.get(item.position)
                 answer = answer_to(attempt, item.position, question, item.options, values=True)
             except AttemptError as exc:
                 outcomes.append(exc)
