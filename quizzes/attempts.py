@@ -38,6 +38,7 @@ from quizzes.attemptrows import (  # noqa: F401 - the errors are imported from h
     pool_locked,
     spend_allowance,
     store_answers,
+    student_attempts,
 )
 from quizzes.models import Answer, Attempt, AttemptQuestion, Quiz, Result
 from quizzes.overrides import quiz_rules_for
@@ -54,7 +55,7 @@ def _history(quiz: Quiz, user: User, now: datetime) -> list[grading.PastAttempt]
     # An overdue attempt counts as finished: it is graded before anything new starts.
     return [
         grading.PastAttempt(a.number, a.started_at, a.is_finished or a.is_overdue(now))
-        for a in Attempt.objects.for_student(quiz, user)
+        for a in student_attempts(quiz, user)
     ]
 
 
@@ -93,7 +94,7 @@ def attempt_start(
     rng = rng or draw_random()
     with transaction.atomic():
         lock_result(quiz, user)
-        history = list(Attempt.objects.for_student(quiz, user))
+        history = student_attempts(quiz, user)
         current = next((a for a in history if not a.is_finished), None)
         if current is not None and current.is_overdue(now):
             # Its time ran out: grade it before anything new starts (no sweep per request).

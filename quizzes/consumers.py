@@ -41,6 +41,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from courseware.rowreads import read_row
 from courseware.sockets import NoSweepDispatch
 from quizzes import live, socketsaves
 from quizzes.attempts import AttemptClosed, BadAnswer, RateLimited
@@ -85,9 +86,16 @@ def parse_answer(content: dict) -> tuple[int, list[str]]:
     return position, options
 
 
-def _fetch(**lookup: Any) -> Attempt | None:
-    # With its quiz and user: the async side reads them and may not query.
-    return Attempt.objects.select_related("quiz", "user").filter(**lookup).first()
+def _fetch(attempt_id: int, user: User) -> Attempt | None:
+    """The user's attempt with its quiz (the async side reads them and may not query)."""
+    found = read_row(
+        Attempt, "quiz", where="t0.id = %s AND t0.user_id = %s", params=[attempt_id, user.pk]
+    )
+    if found is None:
+        return None
+    attempt = found[0]
+    attempt.user = user
+    return attempt
 
 
 Drawn = dict[int, AttemptQuestion]
@@ -100,7 +108,7 @@ def _load(attempt_id: int, user: User) -> tuple[Attempt | None, list, Drawn]:
     attempt past its deadline is graded here (then more queries); the student has no
     other open attempt of the test, and the sweeper grades everyone else's.
     """
-    found = _fetch(pk=attempt_id, user=user)
+    found = _fetch(attempt_id, user)
     if found is None:
         return None, [], {}
     sends: list = []
@@ -121,7 +129,7 @@ def _ref(content: Any) -> str | int | None:
 
 def _finish_state(attempt: Attempt) -> tuple[Attempt, list]:
     sends = live.expire_overdue(quiz=attempt.quiz, user=attempt.user)
-    fresh = _fetch(pk=attempt.pk)
+    fresh = _fetch(attempt.pk, attempt.user)
     assert fresh is not None
     return fresh, sends
 

@@ -14,13 +14,18 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from courseware.rowreads import read_rows
 from quizzes import grading
 from quizzes.models import Attempt, Override, Quiz, Result
 
 
 def student_grants(*, quiz: Quiz, user: User) -> list[Override]:
-    """The student's grants in this test, oldest first (one query)."""
-    return list(Override.objects.for_student(quiz, user))
+    """The student's grants in this test, oldest first (one written-out query)."""
+    return read_rows(
+        Override,
+        where="t0.quiz_id = %s AND t0.user_id = %s ORDER BY t0.granted_at, t0.id",
+        params=[quiz.pk, user.pk],
+    )
 
 
 def quiz_rules_for(

@@ -12,14 +12,16 @@ from dataclasses import replace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from courseware.roles import SignedInRequest
+from courseware.rowreads import read_row
 from quizzes import grading, live
+from quizzes.attemptrows import student_attempts
 from quizzes.attempts import (
     AttemptClosed,
     RateLimited,
@@ -45,18 +47,26 @@ from quizzes.student import (
 )
 
 
+# Every student request starts with one of these two reads, written out (courseware.rowreads).
 def _quiz(slug: str) -> Quiz:
-    return get_object_or_404(Quiz.objects.select_related("module"), slug=slug)
+    found = read_row(Quiz, "module", where="t0.slug = %s", params=[slug])
+    if found is None:
+        raise Http404("No such test.")
+    return found[0]
 
 
 def _own_attempt(request: SignedInRequest, slug: str, pk: int) -> Attempt:
     """The request user's attempt, graded first if its time ran out; 404 for anyone else's."""
-    attempt = get_object_or_404(
-        Attempt.objects.select_related("quiz", "quiz__module"),
-        pk=pk,
-        quiz__slug=slug,
-        user=request.user,
+    found = read_row(
+        Attempt,
+        "quiz",
+        "quiz__module",
+        where="t0.id = %s AND t1.slug = %s AND t0.user_id = %s",
+        params=[pk, slug, request.user.pk],
     )
+    if found is None:
+        raise Http404("No such attempt.")
+    attempt = found[0]
     # It is the request's user (the filter above): no join to read that row again.
     attempt.user = request.user
     if attempt.is_overdue(timezone.now()):
@@ -91,12 +101,12 @@ def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
     }
     if request.user.is_authenticated:
         # Each fact is read once; the start decision is then pure (quizzes.grading).
-        attempts = list(Attempt.objects.for_student(quiz, request.user).order_by("-number"))
+        attempts = student_attempts(quiz, request.user)[::-1]
         now = timezone.now()
         if any(a.is_overdue(now) for a in attempts):
             # Rare: the sweep has not graded it yet. Never a query per request otherwise.
             live.expire_overdue_for(quiz=quiz, user=request.user)
-            attempts = list(Attempt.objects.for_student(quiz, request.user).order_by("-number"))
+            attempts = student_attempts(quiz, request.user)[::-1]
         # One read of the student's grants, for the rules and for the page's notes.
         grants = student_grants(quiz=quiz, user=request.user)
         rules = quiz_rules_for(quiz=quiz, user=request.user, grants=grants)
@@ -259,7 +269,7 @@ def result(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     # Read once for the feedback and the breakdown.
     questions = list(attempt.questions.select_related("version__objective").with_chosen())
     feedback = attempt_feedback(attempt=attempt, rules=rules, questions=questions)
-    history = list(Attempt.objects.for_student(quiz, request.user).order_by("-number"))
+    history = student_attempts(quiz, request.user)[::-1]
     now = timezone.now()
     decision = grading.may_start(
         rules=rules,
