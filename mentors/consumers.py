@@ -3,9 +3,10 @@
 Session-authenticated and Origin-checked by the site's ASGI stack (courseware.asgi).
 On connect it joins every test's progress group (quizzes.live.progress_group), then
 sends a snapshot read from the database, then forwards each ``quiz.progress`` event
-whose student the viewer may see. Students and strangers are refused at the
-handshake. The set of visible students is fixed for the life of the socket: a
-mentorship added later shows after the page reconnects (or reloads).
+(one frame each, also when several came in one message) whose student the viewer may
+see. Students and strangers are refused at the handshake. The set of visible students
+is fixed for the life of the socket: a mentorship added later shows after the page
+reconnects (or reloads).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from courseware.mentoring import students_visible_to
 from courseware.roles import is_mentor
 from courseware.sockets import NoSweepDispatch
 from mentors.data import live_attempts
-from quizzes.live import progress_group
+from quizzes.live import progress_group, unbatched
 from quizzes.models import Quiz
 
 FORBIDDEN = 4403  # an application close code: not a mentor or admin
@@ -82,3 +83,8 @@ class MentorLiveConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
         if event.get("user") not in self.visible:
             return
         await self.send_json({**event, "type": "progress"})
+
+    async def quiz_progress_many(self, event: dict) -> None:
+        """Several attempts' "answered" events in one message (quizzes.live.ProgressBatch)."""
+        for each in unbatched(event):
+            await self.quiz_progress(each)

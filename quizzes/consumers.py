@@ -60,7 +60,8 @@ MAX_REF_CHARS = 64
 # A token bucket per socket for frames of any kind: bursts of BURST, RATE a second after.
 # Answers also draw on the attempt's own allowance (quizzes.pacing).
 BURST, RATE = 20, 5.0
-# A socket's "answered" events for the mentors' view: at most one a second (live.Throttled).
+# The sockets' "answered" events for the mentors' view: at most one send a second per test
+# and process, each attempt's newest (live.ProgressBatch).
 PROGRESS_EVERY = 1.0
 
 
@@ -143,7 +144,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
     clock: asyncio.Task | None = None
     closing = False
     answered = 0
-    progress: live.Throttled | None = None  # its "answered" events, from connect on
+    progress: live.ProgressBatch | None = None  # "answered" events, from connect on
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -158,7 +159,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
         await live.publish(sends)
         self.attempt, self.drawn = attempt, drawn
         self.tokens, self.refilled = float(BURST), time.monotonic()
-        self.progress = live.Throttled(PROGRESS_EVERY)
+        self.progress = live.progress_batch(PROGRESS_EVERY)
         await self.accept()
         if attempt.is_finished:
             await self.finish(attempt.status, live.result_url(attempt))
@@ -185,8 +186,10 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
         """Leave the group and stop the clock; runs on every way out (channels#1209)."""
         if self.clock is not None and self.clock is not asyncio.current_task():
             self.clock.cancel()
-        if self.progress is not None:
-            await self.progress.flush()  # before "offline", so the view ends on the truth
+        if self.progress is not None and self.attempt is not None:
+            # Its waiting "answered" goes before "offline", so the view ends on the truth.
+            group = live.progress_group(self.attempt.quiz_id)
+            await self.progress.send_now(group, self.attempt.pk)
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
@@ -299,7 +302,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
             reply["ref"] = _ref(content)
         await self.send_json(reply)
         assert self.progress is not None  # set on connect, with the attempt
-        await self.progress.publish(saved.sends)
+        await self.progress.add(saved.sends)
 
     async def send_state(self, answers: dict[str, list[str]] | None = None) -> None:
         """The attempt's state; `answers` as connect read them, or read again now."""

@@ -126,25 +126,32 @@ async def publish(sends: list) -> None:
             log.exception("could not publish %s to %s", event.get("type"), group)
 
 
-class Throttled:
-    """Publishes snapshots at most once per `every` seconds; of those waiting, the newest.
+class ProgressBatch:
+    """The sockets' "answered" snapshots, one group send per test and `every` seconds.
 
-    For a socket's "answered" events: each is the attempt's whole state (progress_event),
-    so the mentors' view loses nothing by skipping the older ones, and a cohort answering
-    at the allowance's pace sends a quarter of the channel-layer traffic. The first event
-    after a quiet spell goes at once.
+    One per serving loop (progress_batch()), shared by all its sockets: each event is
+    the attempt's whole state (progress_event), so of one attempt's events waiting only
+    the newest goes, and the mentors' view loses nothing. A cohort's sockets answering
+    at once cost one channel-layer send per test a second, not one per socket (each send
+    is two Redis round trips even for a test nobody watches). A lone waiting event goes
+    as itself; several go as one ``quiz.progress.many`` with an ``events`` list. The
+    first event after a quiet spell goes at once.
     """
 
     def __init__(self, every: float) -> None:
         self.every = every
         self.sent_at = -every
-        self.due: list | None = None
+        self.due: dict[str, dict[int, Event]] = {}  # group -> attempt id -> newest event
         self.timer: asyncio.Task | None = None
 
-    async def publish(self, sends: list) -> None:
-        self.due = sends
+    async def add(self, sends: list) -> None:
+        for group, event in sends:
+            if event.get("type") == "quiz.progress":
+                self.due.setdefault(group, {})[event["attempt"]] = event
+            else:
+                await publish([(group, event)])
         wait = self.sent_at + self.every - time.monotonic()
-        if self.timer is None:
+        if self.timer is None and self.due:
             if wait <= 0:
                 await self.flush()
             else:
@@ -156,14 +163,41 @@ class Throttled:
         await self.flush()
 
     async def flush(self) -> None:
-        """Publish what is waiting now (when its socket closes)."""
-        if self.timer is not None and self.timer is not asyncio.current_task():
-            self.timer.cancel()
-            self.timer = None
-        due, self.due = self.due, None
-        if due:
+        due, self.due = self.due, {}
+        sends = [(group, batched(list(events.values()))) for group, events in due.items()]
+        if sends:
             self.sent_at = time.monotonic()
-            await publish(due)
+            await publish(sends)
+
+    async def send_now(self, group: str, attempt_id: int) -> None:
+        """Publish this attempt's waiting event at once (its socket is closing)."""
+        event = self.due.get(group, {}).pop(attempt_id, None)
+        if event is not None:
+            await publish([(group, event)])
+
+
+def batched(events: list[Event]) -> Event:
+    return events[0] if len(events) == 1 else {"type": "quiz.progress.many", "events": events}
+
+
+def unbatched(event: Event) -> list[Event]:
+    """The ``quiz.progress`` events in a group's message, batched or not."""
+    return event["events"] if event.get("type") == "quiz.progress.many" else [event]
+
+
+# One per event loop: a task belongs to the loop that made it (tests run several).
+_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ProgressBatch] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def progress_batch(every: float) -> ProgressBatch:
+    """The running loop's batch of "answered" events (made with `every` on first use)."""
+    loop = asyncio.get_running_loop()
+    batch = _batches.get(loop)
+    if batch is None:
+        batch = _batches[loop] = ProgressBatch(every)
+    return batch
 
 
 def publish_sync(sends: list) -> None:

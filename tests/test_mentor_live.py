@@ -205,3 +205,62 @@ async def test_refresh_sends_a_new_snapshot_and_junk_is_ignored(world):
     again = await client.receive_json_from()
     assert again["type"] == "snapshot" and len(again["attempts"]) == 1
     await client.disconnect()
+
+
+async def test_two_students_answers_within_a_second_travel_as_one_message_one_frame_each(world):
+    """The process's sockets share one batch (live.ProgressBatch): alice's and bob's
+    answers after the first go as one channel-layer message, which the view unpacks into
+    a frame per student it may see."""
+    admin, mentor = socket(world, "admin"), socket(world, "mentor")
+    for client in (admin, mentor):
+        assert (await client.connect())[0]
+        await client.receive_json_from()  # the snapshot
+    listener = get_channel_layer()
+    channel = await listener.new_channel()
+    await listener.group_add(live.progress_group(world.quiz.pk), channel)
+    students = []
+    for attempt, who in ((world.alice_attempt, world.alice), (world.bob_attempt, world.bob)):
+        path = f"/ws/quizzes/attempts/{attempt.pk}/"
+        cookie = await sync_to_async(session_cookie)(who)
+        student = WebsocketCommunicator(site_application, path, headers=[ORIGIN, cookie])
+        assert (await student.connect())[0]
+        assert (await student.receive_json_from())["type"] == "state"
+        students.append((student, attempt))
+    for _ in students:
+        assert (await listener.receive(channel))["event"] == "online"
+    for client, online in ((admin, 2), (mentor, 1)):
+        for _ in range(online):
+            assert (await client.receive_json_from())["event"] == "online"
+
+    async def answer(student, attempt, position: int) -> None:
+        values = await sync_to_async(
+            lambda: attempt.questions.get(position=position).option_values
+        )()
+        await student.send_json_to({"type": "answer", "question": position, "options": values[:1]})
+        while (await student.receive_json_from())["type"] != "saved":
+            pass
+
+    await answer(*students[0], 1)  # the first after a quiet spell goes at once, alone
+    assert (await listener.receive(channel))["type"] == "quiz.progress"
+    for student, attempt in students:
+        await answer(student, attempt, 2)
+    message = await listener.receive(channel)
+    assert message["type"] == "quiz.progress.many"
+    assert sorted(e["username"] for e in message["events"]) == ["alice", "bob"]
+
+    frames = [await admin.receive_json_from(timeout=3) for _ in range(3)]
+    assert [(f["type"], f["username"], f["answered"]) for f in frames[:1]] == [
+        ("progress", "alice", 2)
+    ]
+    assert sorted((f["type"], f["username"], f["answered"]) for f in frames[1:]) == [
+        ("progress", "alice", 3),
+        ("progress", "bob", 1),
+    ]
+    # bob is not the mentor's student: of the batch, only alice's frame.
+    mine = [await mentor.receive_json_from(timeout=3) for _ in range(2)]
+    assert [(f["username"], f["answered"]) for f in mine] == [("alice", 2), ("alice", 3)]
+    assert await mentor.receive_nothing(timeout=0.3)
+    for student, _ in students:
+        await student.disconnect()
+    for client in (admin, mentor):
+        await client.disconnect()
