@@ -127,7 +127,14 @@ def locked_open(attempt: Attempt) -> tuple[Attempt, Result, list[Attempt]]:
     Returns (this attempt locked, the Result, every attempt of theirs in the test);
     raises AttemptClosed if this one is no longer open.
     """
-    result = Result.lock(quiz=attempt.quiz, user=attempt.user)
+    # Start made the Result (lock_result); Result.lock makes one that is missing.
+    found = read_rows(
+        Result,
+        where="t0.quiz_id = %s AND t0.user_id = %s",
+        params=[attempt.quiz_id, attempt.user_id],
+        lock=True,
+    )
+    result = found[0] if found else Result.lock(quiz=attempt.quiz, user=attempt.user)
     # The caller's attempt already holds its quiz and user: they are not read again.
     history = student_attempts(attempt.quiz, attempt.user, lock=True)
     locked = next(a for a in history if a.pk == attempt.pk)
