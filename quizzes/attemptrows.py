@@ -12,12 +12,13 @@ import json
 import math
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import OuterRef
+from django.db.models import Field, OuterRef
 from django.utils import timezone
 
 from courseware.rowreads import read_rows
@@ -62,19 +63,35 @@ class RateLimited(AttemptError):
         super().__init__(f"Too many answers in a short time: wait {wait} s, then save again.")
 
 
+@cache
+def _result_upsert(vendor: str) -> tuple[str, list[Field]]:
+    """The upsert's text (written out: building the ORM's cost a tenth of a Start's CPU)."""
+    fields = [f for f in Result._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    # Only the model's table and column names go into the text; the values are parameters.
+    sql = (
+        f"INSERT INTO {quote(Result._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        "ON CONFLICT (quiz_id, user_id) DO UPDATE SET updated_at = EXCLUDED.updated_at "
+        "RETURNING id"
+    )
+    return sql, fields
+
+
 def lock_result(quiz: Quiz, user: User) -> int:
     """Create or row-lock the student's Result in one query; returns its id.
 
     An upsert that touches the row takes the same row lock as SELECT ... FOR UPDATE, so
     every write that depends on the student's attempts still runs one at a time.
     """
-    (row,) = Result.objects.bulk_create(
-        [Result(quiz=quiz, user=user)],
-        update_conflicts=True,
-        unique_fields=["quiz", "user"],
-        update_fields=["updated_at"],
-    )
-    return row.pk
+    sql, fields = _result_upsert(connection.vendor)
+    fresh = Result(quiz=quiz, user=user)
+    # As the ORM's insert prepares them: defaults, auto_now, the database's types.
+    values = [f.get_db_prep_save(f.pre_save(fresh, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.fetchone()[0]
 
 
 def pool_locked(quiz: Quiz) -> dict[int, list[int]]:
