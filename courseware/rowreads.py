@@ -108,7 +108,8 @@ def read_rows(
 ) -> list[M]:
     """Every row found, as read_row's instances; `where` may end with an ORDER BY.
 
-    `lock`: row-lock them (FOR UPDATE) where the database has row locks.
+    `lock`: row-lock them (FOR UPDATE, so the joined rows too) where the database has
+    row locks.
     """
     alias = router.db_for_read(model)
     connection = connections[alias]

@@ -102,8 +102,8 @@ DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
 # Threads per site process that run page requests (courseware.asgi); each holds one
 # database connection while it works, so keep it under DB_POOL_MAX_SIZE. Few: they share
 # one interpreter lock with the loop that serves the sockets, and every query hands it
-# back and waits for it again. Under the quiz cohort 8 threads put pages' p99 at 3.2 s
-# where 4 put it at 0.6-1.5 s (BENCHMARKS.md).
+# back and waits for it again. Under the quiz cohort 6 and 8 threads put pages' p99
+# above 4's (BENCHMARKS.md).
 HTTP_THREADS = env.int("HTTP_THREADS", default=4)
 if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
