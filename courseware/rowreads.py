@@ -94,13 +94,14 @@ def read_row(
     (fixed text: values go in `params`). Only non-null foreign keys (inner joins).
     """
     alias = router.db_for_read(model)
+    connection = connections[alias]
     reader = _reader(alias, model, related, where, extra)
-    with connections[alias].cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(reader.sql, list(params))
         row = cursor.fetchone()
     if row is None:
         return None
-    return _instance(reader, alias, row), (row[-1] if extra else None)
+    return _instance(reader, alias, connection, row), (row[-1] if extra else None)
 
 
 def read_rows(
@@ -118,11 +119,10 @@ def read_rows(
     reader = _reader(alias, model, related, where, "")
     with connection.cursor() as cursor:
         cursor.execute(reader.sql, list(params))
-        return [_instance(reader, alias, row) for row in cursor.fetchall()]
+        return [_instance(reader, alias, connection, row) for row in cursor.fetchall()]
 
 
-def _instance(reader: _Reader, alias: str, row: Sequence[Any]) -> Any:
-    connection = connections[alias]
+def _instance(reader: _Reader, alias: str, connection: Any, row: Sequence[Any]) -> Any:
     instances: list[models.Model] = []
     start = 0
     for part in reader.parts:

@@ -10,6 +10,7 @@ as ModelBackend does and reads the user and their groups in one query (coursewar
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
@@ -23,16 +24,21 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 USER_BACKEND = "courseware.users.UserBackend"
 
 
-def signed_in_user(user_id: Any) -> User | None:
-    """The user with this id, their group names already read for courseware.roles."""
-    postgres = connections[router.db_for_read(User)].vendor == "postgresql"
-    names = "json_agg(g.name)::text" if postgres else "json_group_array(g.name)"
-    # Only the models' table names go into the text.
+@cache
+def _groups_column(vendor: str) -> str:
+    """The user's group names as one JSON text column, for read_row's `extra`."""
+    names = "json_agg(g.name)::text" if vendor == "postgresql" else "json_group_array(g.name)"
     members = User.groups.through._meta.db_table
-    groups = (
+    # Only the models' table names go into the text.
+    return (
         f"(SELECT {names} FROM {Group._meta.db_table} g JOIN {members} m "  # noqa: S608
         "ON m.group_id = g.id WHERE m.user_id = t0.id)"
     )
+
+
+def signed_in_user(user_id: Any) -> User | None:
+    """The user with this id, their group names already read for courseware.roles."""
+    groups = _groups_column(connections[router.db_for_read(User)].vendor)
     found = read_row(User, where="t0.id = %s", params=[user_id], extra=groups)
     if found is None:
         return None

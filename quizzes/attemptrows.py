@@ -64,7 +64,7 @@ class RateLimited(AttemptError):
 
 
 @cache
-def _result_upsert(vendor: str) -> tuple[str, list[Field]]:
+def _result_upsert() -> tuple[str, list[Field]]:
     """The upsert's text (written out: building the ORM's cost a tenth of a Start's CPU)."""
     fields = [f for f in Result._meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
@@ -87,7 +87,7 @@ def lock_result(quiz: Quiz, user: User) -> int:
     An upsert that touches the row takes the same row lock as SELECT ... FOR UPDATE, so
     every write that depends on the student's attempts still runs one at a time.
     """
-    sql, fields = _result_upsert(connection.vendor)
+    sql, fields = _result_upsert()
     fresh = Result(quiz=quiz, user=user)
     # As the ORM's insert prepares them: defaults, auto_now, the database's types.
     values = [f.get_db_prep_save(f.pre_save(fresh, add=True), connection) for f in fields]
@@ -146,14 +146,7 @@ def locked_open(attempt: Attempt) -> tuple[Attempt, Result, list[Attempt]]:
     Returns (this attempt locked, the Result, every attempt of theirs in the test);
     raises AttemptClosed if this one is no longer open.
     """
-    # Start made the Result (lock_result); Result.lock makes one that is missing.
-    found = read_rows(
-        Result,
-        where="t0.quiz_id = %s AND t0.user_id = %s",
-        params=[attempt.quiz_id, attempt.user_id],
-        lock=True,
-    )
-    result = found[0] if found else Result.lock(quiz=attempt.quiz, user=attempt.user)
+    result = Result.lock(quiz=attempt.quiz, user=attempt.user)
     # The caller's attempt already holds its quiz and user: they are not read again.
     history = student_attempts(attempt.quiz, attempt.user, lock=True)
     locked = next(a for a in history if a.pk == attempt.pk)

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery
 
+from courseware.rowreads import read_rows
 from quizzes.models.bank import Option, QuestionVersion, Quiz
 
 
@@ -34,7 +35,16 @@ class Result(models.Model):
 
     @classmethod
     def lock(cls, *, quiz: Quiz, user: User) -> Result:
-        """Get (or create) and row-lock the student's result: one writer per student and test."""
+        """Get (or create) and row-lock the student's Result: one writer per student and test.
+
+        A Start made it (quizzes.attemptrows.lock_result), so this is usually one
+        written-out read (courseware.rowreads); a missing one is made here.
+        """
+        found = read_rows(
+            cls, where="t0.quiz_id = %s AND t0.user_id = %s", params=[quiz.pk, user.pk], lock=True
+        )
+        if found:
+            return found[0]
         result, _ = cls.objects.select_for_update().get_or_create(quiz=quiz, user=user)
         return result
 
