@@ -33,6 +33,8 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, TypeGuard
 
 from channels.db import database_sync_to_async
@@ -99,7 +101,7 @@ def _fetch(attempt_id: int, user: User) -> Attempt | None:
     return attempt
 
 
-Drawn = dict[int, AttemptQuestion]
+Drawn = Mapping[int, AttemptQuestion]
 
 
 def _load(attempt_id: int, user: User) -> tuple[Attempt | None, list, Drawn]:
@@ -139,7 +141,7 @@ class AttemptConsumer(NoSweepDispatch, AsyncJsonWebsocketConsumer):
     """Thin: parses frames, calls quizzes.attempts, and relays the attempt's group events."""
 
     attempt: Attempt | None = None
-    drawn: Drawn = {}  # the attempt's questions by position, read on connect
+    drawn: Drawn = MappingProxyType({})  # the attempt's questions by position, read on connect
     group: str | None = None
     clock: asyncio.Task | None = None
     closing = False
