@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
-from django.db import connections
+from django.db import OperationalError, connections
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.backends.signals import connection_created
 from django.test import override_settings
 
@@ -55,6 +57,37 @@ def _sqlite_without_fsync(sender, connection, **kwargs) -> None:
 
 
 connection_created.connect(_sqlite_without_fsync)
+
+
+def _deadlocked(error: OperationalError) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) == "40P01"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def flush_retries_a_deadlock() -> Iterator[None]:
+    """A transactional test's flush is tried again when PostgreSQL picks it as a deadlock's victim.
+
+    A served site stays up for a whole test module, and its sweeper and sockets keep
+    querying while a test's teardown empties the tables. TRUNCATE locks its tables one by
+    one, a query locks the tables it joins one by one, so the two can wait on each other;
+    PostgreSQL then cancels one of them. When that is the flush, the tables stay full and
+    the next test fails on rows it did not make (seen once in CI). Trying again is right:
+    the cancelled flush has rolled back and the query it met has finished.
+    """
+    flush = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list) -> None:
+        for tries_left in range(4, -1, -1):
+            try:
+                return flush(self, sql_list)
+            except OperationalError as error:
+                if not tries_left or not _deadlocked(error):
+                    raise
+                time.sleep(0.1)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseDatabaseOperations, "execute_sql_flush", execute_sql_flush)
+        yield
 
 
 @pytest.fixture(autouse=True)
