@@ -38,6 +38,7 @@ from typing import Any
 
 import launch
 import websockets
+from websockets.typing import Subprotocol
 
 # -- what a scenario sends ----------------------------------------------------------------
 
@@ -313,7 +314,9 @@ class Run:
         if step.kind == "open":
             ws = await websockets.connect(
                 self.url + step.path.lstrip("/"),
-                subprotocols=step.subprotocols,
+                subprotocols=None
+                if step.subprotocols is None
+                else [Subprotocol(p) for p in step.subprotocols],
                 compression="deflate" if step.deflate else None,
                 max_size=None,
                 ping_interval=None,
@@ -323,7 +326,8 @@ class Run:
             client = self.clients[step.client] = Client(step.client, ws, self)
             note = f" subprotocol={ws.subprotocol!r}" if step.subprotocols else ""
             if step.deflate:
-                note += f" extensions={ws.response.headers.get('Sec-WebSocket-Extensions')!r}"
+                headers = ws.response.headers if ws.response else {}
+                note += f" extensions={headers.get('Sec-WebSocket-Extensions')!r}"
             self.lines.append(f"-- {step.client}: open {step.path}{note}")
             return client
         if step.kind == "sleep":
@@ -395,7 +399,9 @@ class Run:
         fresh = {name: c.frames[marks.get(name, 0) :] for name, c in self.clients.items()}
         for name, _ in step.frames:
             for _, data in fresh[name]:
-                match = UUID_ID.search(data) if isinstance(data, str) else None
+                if not isinstance(data, str):
+                    continue
+                match = UUID_ID.search(data)
                 if match and data.startswith('{"id":"'):
                     self.message_name(match.group())
         for name, frames in fresh.items():
@@ -763,6 +769,7 @@ def _(s: Script) -> None:
 def _(s: Script) -> None:
     s.open("A")
     for kind in TYPES_NEEDING_AUTH:
+        payload: Any
         for payload in [None, {}, [], {"message": {"to": "x", "text": "t"}}]:
             s.send("A", req(f"g-{kind}", kind, payload))
 
@@ -904,7 +911,8 @@ def _(s: Script) -> None:
 def _(s: Script) -> None:
     s.open("A", "B", "C", "D")
     s.login("C").login("A").login("D").login("B")
-    s.each("A", *(req(f"a-{i}", "USER_ACTIVE", p) for i, p in enumerate([None, {}, [], {"x": 1}])))
+    payloads: list[Any] = [None, {}, [], {"x": 1}]
+    s.each("A", *(req(f"a-{i}", "USER_ACTIVE", p) for i, p in enumerate(payloads)))
     s.logout("C").close("D")
     s.send("A", req("act", "USER_ACTIVE", None))
     s.send("A", req("inact", "USER_INACTIVE", {"users": 5}))

@@ -30,6 +30,8 @@ PUSH_LOGOUT = b'{"id":null,"type":"USER_EXTERNAL_LOGOUT"'
 class Counting(chat_load.Client):
     """chat_load's client, counting the logout pushes it otherwise ignores."""
 
+    run: Storms
+
     def message(self, data: bytes) -> None:
         if data.startswith(PUSH_LOGOUT):
             self.run.logouts += 1
@@ -40,15 +42,8 @@ class Counting(chat_load.Client):
 class Storms(chat_load.Load):
     """chat_load's login storm, then a logout storm."""
 
+    client_class = Counting
     logouts = 0
-
-    async def connect(self) -> None:
-        # chat_load.Load.connect makes chat_load.Client objects: have it make ours.
-        original, chat_load.Client = chat_load.Client, Counting
-        try:
-            await super().connect()
-        finally:
-            chat_load.Client = original
 
     async def logout_storm(self) -> float | None:
         expected = len(self.clients) * (len(self.clients) - 1) // 2
@@ -67,7 +62,8 @@ async def storms(port: int, users: int, timeout: float) -> dict[str, object]:
     login = await load.login_storm()
     logout_s = await load.logout_storm()
     for client in load.clients:
-        client.transport.close()
+        if client.transport is not None:
+            client.transport.close()
     return {"users": users, "login_storm_s": login["seconds"], "logout_storm_s": logout_s}
 
 

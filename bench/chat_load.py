@@ -125,6 +125,10 @@ class Client(asyncio.Protocol):
 
     # transport callbacks
 
+    def itself(self) -> Client:
+        """The protocol factory for this client's own connection."""
+        return self
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         key = base64.b64encode(os.urandom(16)).decode()
@@ -133,7 +137,7 @@ class Client(asyncio.Protocol):
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
-        self.transport.write(request.encode())
+        self.send(request.encode())
 
     def data_received(self, data: bytes) -> None:
         buffer = self.buffer
@@ -182,9 +186,7 @@ class Client(asyncio.Protocol):
 
     def frame(self, fin: int, opcode: int, payload: bytes) -> None:
         if opcode == 0x9:  # ping: uvicorn and daphne send them; answer as browsers do
-            self.transport.write(
-                struct.pack("!BB", 0x8A, 0x80 | len(payload)) + b"\0" * 4 + payload
-            )
+            self.send(struct.pack("!BB", 0x8A, 0x80 | len(payload)) + b"\0" * 4 + payload)
             return
         if opcode == 0x8:
             return
@@ -227,9 +229,13 @@ class Client(asyncio.Protocol):
 
     # requests
 
+    def send(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
     def write(self, frame: dict) -> None:
         if not self.closed:
-            self.transport.write(text_frame(orjson.dumps(frame)))
+            self.send(text_frame(orjson.dumps(frame)))
 
     def log_in(self) -> None:
         body = {"user": {"login": self.login, "password": "pw"}}
@@ -250,6 +256,8 @@ class Client(asyncio.Protocol):
 class Load:
     """The clients of one run and the phase being measured."""
 
+    client_class: type[Client] = Client  # a subclass may count more (chat_fanout.py)
+
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.stats = Stats()
@@ -260,13 +268,16 @@ class Load:
         """Client i connects to url[i % len(url)]: spread over several servers if given."""
         loop = asyncio.get_running_loop()
         urls = self.args.url
-        self.clients = [Client(i, urls[i % len(urls)], self) for i in range(self.args.clients)]
+        make = self.client_class
+        self.clients = [make(i, urls[i % len(urls)], self) for i in range(self.args.clients)]
         # Open in batches, as a class of students would, without a SYN flood on the backlog.
         for batch in range(0, len(self.clients), 100):
             chunk = self.clients[batch : batch + 100]
             await asyncio.gather(
                 *(
-                    loop.create_connection(lambda c=c: c, c.url.hostname, c.url.port or 80)
+                    loop.create_connection(
+                        c.itself, c.url.hostname or "127.0.0.1", c.url.port or 80
+                    )
                     for c in chunk
                 )
             )

@@ -23,6 +23,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import chat_load
 import launch
@@ -48,6 +49,8 @@ async def resident(url: str, login: str, counts: Counts, stop: float) -> None:
             try:
                 text = await asyncio.wait_for(ws.recv(), 1)
             except TimeoutError:
+                continue
+            if not isinstance(text, str):
                 continue
             if text.startswith('{"id":null,"type":"MSG_SEND"'):
                 counts.delivered += 1
@@ -115,7 +118,7 @@ async def soak(args: argparse.Namespace, urls: list[str], pids: list[int], redis
         asyncio.create_task(churner(n, urls, residents, counts, stop, args.shared_messages))
         for n in range(args.workers)
     ]
-    samples = []
+    samples: list[dict[str, Any]] = []
     started = time.monotonic()
     while time.monotonic() < stop:
         samples.append(

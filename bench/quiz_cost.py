@@ -78,7 +78,7 @@ async def steps(port: int, cohort: list[dict], server: str, slug: str) -> dict[s
         ]
         print(f"{name:16} server {figures[name][0]:6.2f} ms  PostgreSQL {figures[name][1]:5.2f}")
 
-    async def each(name: str, step: Callable[[int], Awaitable[None]]) -> None:
+    async def each(name: str, step: Callable[[int], Awaitable[object]]) -> None:
         async def run() -> None:
             for i in range(len(cohort)):
                 await step(i)

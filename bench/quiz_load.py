@@ -118,7 +118,7 @@ def load_quizzes(specs: dict[str, tuple[int, int]]) -> None:
     from quizzes.loading import quizzes_load
 
     folder = Path(tempfile.mkdtemp(prefix="quizbench-"))
-    paths = []
+    paths: list[Path | str] = []
     for slug, (questions, attempts) in specs.items():
         path = folder / f"{slug}.yaml"
         path.write_text(quiz_yaml(slug, questions, attempts))

@@ -10,7 +10,7 @@ so the figures move little with the machine's load. A transaction's BEGIN is not
 as a query (SQLite sends it; PostgreSQL does not).
 
     .venv/bin/python bench/quiz_profile.py                  # the table
-    .venv/bin/python bench/quiz_profile.py --profile save   # plus cProfile of one step
+    .venv/bin/python bench/quiz_profile.py --profile "save 20 answers"  # plus cProfile of one step
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Django is set up inside main(), after the database is chosen
+    from django.contrib.auth.models import User
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = ["test page", "start", "attempt page", "save 20 answers", "submit", "result page"]
@@ -96,28 +100,28 @@ def timed(
     profiler: cProfile.Profile | None,
     profile: str | None,
     show: str | None,
-    last: object,
+    last: User,
     name: str,
-    user: object,
+    user: User,
     call: Callable,
 ):
     """Run one step of one student: count its queries, time its CPU, maybe profile it."""
-    profiling = profiler is not None and name == profile
+    active = profiler if name == profile else None
     counter.show = name == show and user == last
     if counter.show:
         print(f"queries of {name}:")
-    if profiling:
-        profiler.enable()
+    if active:
+        active.enable()
     with measured(counter, samples[name]):
         response = call()
-    if profiling:
-        profiler.disable()
+    if active:
+        active.disable()
     counter.show = False
     assert response.status_code in (200, 302), (name, response.status_code)
     return response
 
 
-def walk(user: object, *, step: Callable) -> None:
+def walk(user: User, *, step: Callable) -> None:
     """One student through the test, as a browser without JavaScript would."""
     from django.test import Client
     from django.urls import reverse
