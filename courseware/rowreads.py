@@ -101,7 +101,7 @@ def read_row(
         row = cursor.fetchone()
     if row is None:
         return None
-    return _instance(reader, alias, connection, row), (row[-1] if extra else None)
+    return _instance(reader, connection, row), (row[-1] if extra else None)
 
 
 def read_rows(
@@ -119,10 +119,10 @@ def read_rows(
     reader = _reader(alias, model, related, where, "")
     with connection.cursor() as cursor:
         cursor.execute(reader.sql, list(params))
-        return [_instance(reader, alias, connection, row) for row in cursor.fetchall()]
+        return [_instance(reader, connection, row) for row in cursor.fetchall()]
 
 
-def _instance(reader: _Reader, alias: str, connection: Any, row: Sequence[Any]) -> Any:
+def _instance(reader: _Reader, connection: Any, row: Sequence[Any]) -> Any:
     instances: list[models.Model] = []
     start = 0
     for part in reader.parts:
@@ -131,7 +131,7 @@ def _instance(reader: _Reader, alias: str, connection: Any, row: Sequence[Any]) 
         for i, (column, converters) in enumerate(part.converters):
             for convert in converters:
                 values[i] = convert(values[i], column, connection)
-        instance = part.model.from_db(alias, part.attnames, values)
+        instance = part.model.from_db(connection.alias, part.attnames, values)
         if part.parent >= 0:
             # The descriptor caches it; the foreign key's id is already this row's.
             setattr(instances[part.parent], part.link, instance)
