@@ -62,8 +62,7 @@ async def storms(port: int, users: int, timeout: float) -> dict[str, object]:
     login = await load.login_storm()
     logout_s = await load.logout_storm()
     for client in load.clients:
-        if client.transport is not None:
-            client.transport.close()
+        client.transport.close()
     return {"users": users, "login_storm_s": login["seconds"], "logout_storm_s": logout_s}
 
 

@@ -107,11 +107,12 @@ def text_frame(payload: bytes) -> bytes:
 class Client(asyncio.Protocol):
     """One chat user over a raw transport: handshake, frame parsing, the phase's bookkeeping."""
 
+    transport: asyncio.Transport  # set by connection_made: Load.connect awaits every one
+
     def __init__(self, index: int, url: str, run: Load) -> None:
         self.index, self.run = index, run
         self.login = f"load-{index}"
         self.url = urlsplit(url)
-        self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.upgraded = False
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -137,7 +138,7 @@ class Client(asyncio.Protocol):
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
-        self.send(request.encode())
+        self.transport.write(request.encode())
 
     def data_received(self, data: bytes) -> None:
         buffer = self.buffer
@@ -186,7 +187,9 @@ class Client(asyncio.Protocol):
 
     def frame(self, fin: int, opcode: int, payload: bytes) -> None:
         if opcode == 0x9:  # ping: uvicorn and daphne send them; answer as browsers do
-            self.send(struct.pack("!BB", 0x8A, 0x80 | len(payload)) + b"\0" * 4 + payload)
+            self.transport.write(
+                struct.pack("!BB", 0x8A, 0x80 | len(payload)) + b"\0" * 4 + payload
+            )
             return
         if opcode == 0x8:
             return
@@ -229,13 +232,9 @@ class Client(asyncio.Protocol):
 
     # requests
 
-    def send(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.transport.write(data)
-
     def write(self, frame: dict) -> None:
         if not self.closed:
-            self.send(text_frame(orjson.dumps(frame)))
+            self.transport.write(text_frame(orjson.dumps(frame)))
 
     def log_in(self) -> None:
         body = {"user": {"login": self.login, "password": "pw"}}
@@ -405,8 +404,7 @@ async def run(args: argparse.Namespace) -> dict:
         result["fixed_rate"] = await load.fixed_rate()
     result["rss_end_kib"] = total_rss_kib(args.pid)
     for client in load.clients:
-        if client.transport is not None:
-            client.transport.close()
+        client.transport.close()
     return result
 
 

@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from django.db import connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 M = TypeVar("M", bound=models.Model)
 
@@ -122,7 +123,7 @@ def read_rows(
         return [_instance(reader, connection, row) for row in cursor.fetchall()]
 
 
-def _instance(reader: _Reader, connection: Any, row: Sequence[Any]) -> Any:
+def _instance(reader: _Reader, connection: BaseDatabaseWrapper, row: Sequence[Any]) -> Any:
     instances: list[models.Model] = []
     start = 0
     for part in reader.parts:
